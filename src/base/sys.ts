@@ -1,0 +1,138 @@
+/**
+ * The few system calls Node's fs lacks, through koffi (FFI): mknod for
+ * overlay whiteouts and device nodes, xattrs for opaque directories and file
+ * capabilities, mount/umount for overlay and bind mounts.
+ *
+ * Why FFI and not spawning mknod/setfattr/mount: a layer can hold thousands
+ * of whiteouts, and a container start mounts several times; a process per
+ * call would cost milliseconds each. The library is loaded on first use so
+ * the CLI, which never needs it, does not pay for it.
+ */
+import { createRequire } from 'node:module';
+import { InternalError } from './errors.js';
+
+type Fn = (...args: unknown[]) => unknown;
+interface Libc {
+  mknod: Fn;
+  lsetxattr: Fn;
+  lgetxattr: Fn;
+  llistxattr: Fn;
+  lremovexattr: Fn;
+  mount: Fn;
+  umount2: Fn;
+  errno: () => number;
+}
+
+export class SysError extends InternalError {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly code: string,
+    path: string,
+  ) {
+    super(`${call} ${path}: ${code} (errno ${errno})`);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR',
+  22: 'EINVAL', 28: 'ENOSPC', 34: 'ERANGE', 61: 'ENODATA', 95: 'EOPNOTSUPP',
+};
+
+export const MNT_DETACH = 2;
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+
+/**
+ * Owns the loaded libc bindings. Created by the composition root (or a test)
+ * and passed to whoever needs it.
+ */
+export class Sys {
+  private libc: Libc | undefined;
+
+  private lib(): Libc {
+    if (this.libc !== undefined) return this.libc;
+    const require = createRequire(import.meta.url);
+    const koffi = require('koffi') as {
+      load(name: string): { func(sig: string): Fn };
+      errno(): number;
+    };
+    const l = koffi.load('libc.so.6');
+    this.libc = {
+      mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+      lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      lgetxattr: l.func('ssize_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+      llistxattr: l.func('ssize_t llistxattr(const char *path, _Out_ void *list, size_t size)'),
+      lremovexattr: l.func('int lremovexattr(const char *path, const char *name)'),
+      mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+      umount2: l.func('int umount2(const char *target, int flags)'),
+      errno: () => koffi.errno(),
+    };
+    return this.libc;
+  }
+
+  private check(call: string, path: string, rc: unknown): number {
+    const n = typeof rc === 'bigint' ? Number(rc) : (rc as number);
+    if (n < 0) {
+      const e = this.lib().errno();
+      throw new SysError(call, e, ERRNO_NAMES[e] ?? `errno${e}`, path);
+    }
+    return n;
+  }
+
+  /** mode includes the file type bits (S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000). */
+  mknod(path: string, mode: number, major = 0, minor = 0): void {
+    // glibc's makedev layout
+    const dev =
+      (BigInt(minor & 0xff) | (BigInt(major & 0xfff) << 8n) | (BigInt(minor & ~0xff) << 12n) | (BigInt(major & ~0xfff) << 32n));
+    this.check('mknod', path, this.lib().mknod(path, mode, dev));
+  }
+
+  lsetxattr(path: string, name: string, value: Buffer): void {
+    this.check('lsetxattr', path, this.lib().lsetxattr(path, name, value, value.length, 0));
+  }
+
+  /** Returns undefined when the attribute is not set. */
+  lgetxattr(path: string, name: string): Buffer | undefined {
+    const buf = Buffer.alloc(65536);
+    const rc = this.lib().lgetxattr(path, name, buf, buf.length);
+    const n = typeof rc === 'bigint' ? Number(rc) : (rc as number);
+    if (n < 0) {
+      const e = this.lib().errno();
+      if (e === 61 || e === 95) return undefined; // ENODATA, EOPNOTSUPP
+      throw new SysError('lgetxattr', e, ERRNO_NAMES[e] ?? `errno${e}`, path);
+    }
+    return buf.subarray(0, n);
+  }
+
+  llistxattr(path: string): string[] {
+    const buf = Buffer.alloc(65536);
+    const rc = this.lib().llistxattr(path, buf, buf.length);
+    const n = typeof rc === 'bigint' ? Number(rc) : (rc as number);
+    if (n < 0) {
+      const e = this.lib().errno();
+      if (e === 95) return [];
+      throw new SysError('llistxattr', e, ERRNO_NAMES[e] ?? `errno${e}`, path);
+    }
+    return buf.subarray(0, n).toString('latin1').split('\0').filter((s) => s !== '');
+  }
+
+  lremovexattr(path: string, name: string): void {
+    this.check('lremovexattr', path, this.lib().lremovexattr(path, name));
+  }
+
+  mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void {
+    this.check('mount', target, this.lib().mount(source, target, fstype, flags, data));
+  }
+
+  /** Lazy-detaches by default so a busy mount never blocks cleanup. */
+  umount(target: string, flags = MNT_DETACH): void {
+    this.check('umount2', target, this.lib().umount2(target, flags));
+  }
+}
