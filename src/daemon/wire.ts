@@ -1,0 +1,102 @@
+/**
+ * The composition root: the only place that constructs the daemon's
+ * objects and connects them. Every other module receives its dependencies
+ * through its constructor; nothing registers itself and there are no
+ * module-level singletons, so tests build the same graph with temp dirs.
+ */
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ensureDir, readFileIfExists, writeFileAtomic } from '../base/fsutil.js';
+import type { Logger } from '../base/log.js';
+import { Sys } from '../base/sys.js';
+import { LocalContentStore } from '../content/local.js';
+import { LeaseManager } from '../content/leases.js';
+import { EventBus } from '../events/bus.js';
+import { openDatabase, type SqliteDb } from '../metadata/db.js';
+import { ImageTable } from '../metadata/images.js';
+import { ImageService, type ImageUsage } from '../images/service.js';
+import { OverlaySnapshotter } from '../snapshots/overlay.js';
+import { ApiServer } from '../api/server.js';
+import { imageRoutes } from '../api/routes/images.js';
+import { systemRoutes, collectSystemFacts } from '../api/routes/system.js';
+import { eventRoutes } from '../api/routes/events.js';
+import type { DaemonConfig } from './config.js';
+
+export const BERTH_VERSION = '0.1.0';
+
+export interface Daemon {
+  readonly api: ApiServer;
+  readonly images: ImageService;
+  readonly events: EventBus;
+  readonly db: SqliteDb;
+  close(): Promise<void>;
+}
+
+/** dockerd's engine ID shape: 12 groups of 4 base32 characters. */
+async function engineId(dataRoot: string): Promise<string> {
+  const p = join(dataRoot, 'engine-id');
+  const have = (await readFileIfExists(p))?.toString().trim();
+  if (have !== undefined && have !== '') return have;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const b = randomBytes(48);
+  const groups: string[] = [];
+  for (let g = 0; g < 12; g++) {
+    let s = '';
+    for (let i = 0; i < 4; i++) s += alphabet[b[g * 4 + i]! & 31];
+    groups.push(s);
+  }
+  const id = groups.join(':');
+  await writeFileAtomic(p, id + '\n');
+  return id;
+}
+
+export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
+  await ensureDir(cfg.dataRoot, 0o711);
+  await ensureDir(cfg.execRoot, 0o700);
+  const sys = new Sys();
+  const leases = new LeaseManager();
+  const content = new LocalContentStore(join(cfg.dataRoot, 'content'), { log, leases: { addResource: (id, r) => leases.get(id).add(r) } });
+  await content.init();
+  const snapshots = new OverlaySnapshotter(sys, join(cfg.dataRoot, 'overlay'));
+  await snapshots.crashCleanup();
+  const db = openDatabase(join(cfg.dataRoot, 'metadata.db'));
+  const table = new ImageTable(db);
+  const events = new EventBus();
+  // Containers arrive with their own issue; until then nothing uses an image.
+  const usage: ImageUsage = { containersUsing: () => [], layersInUse: () => [] };
+  const images = new ImageService({ content, snapshots, table, events, leases, log, usage, dataRoot: join(cfg.dataRoot, 'overlay') });
+  await images.init();
+  const ctx = { signal: new AbortController().signal, log };
+  images.scheduleGc(ctx);
+
+  const facts = await collectSystemFacts({
+    version: BERTH_VERSION,
+    id: await engineId(cfg.dataRoot),
+    rootDir: cfg.dataRoot,
+    probe: [
+      { name: 'runc', bin: cfg.runtime },
+      { name: 'conmon', bin: 'conmon' },
+    ],
+    insecureRegistryCIDRs: ['127.0.0.0/8', ...cfg.insecureRegistries],
+  });
+  const api = new ApiServer({ log, version: BERTH_VERSION, logRequests: cfg.logLevel === 'debug' });
+  api.register(
+    systemRoutes({
+      facts,
+      source: { counts: () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: images.index.size }) },
+    }),
+  );
+  api.register(eventRoutes(events));
+  api.register(imageRoutes({ images, content, leases, table }));
+
+  return {
+    api,
+    images,
+    events,
+    db,
+    async close() {
+      await api.close();
+      db.close();
+    },
+  };
+}
