@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets berth up on a fresh Debian 12 machine: the runtime parts from
+# Debian's packages, the node dependencies, the build, and the two commands
+# on PATH. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(runc conmon netavark aardvark-dns iptables busybox-static skopeo zstd catatonit curl tmux
+      docker.io docker-registry docker-compose)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
+
+ln -sf "$PWD/bin/berth" /usr/local/bin/berth
+ln -sf "$PWD/bin/berthd" /usr/local/bin/berthd
+echo "setup: berth and berthd are on PATH"
