@@ -67,8 +67,8 @@ export class Sys {
     this.libc = {
       mknod: l.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
       lsetxattr: l.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
-      lgetxattr: l.func('ssize_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
-      llistxattr: l.func('ssize_t llistxattr(const char *path, _Out_ void *list, size_t size)'),
+      lgetxattr: l.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+      llistxattr: l.func('intptr_t llistxattr(const char *path, _Out_ void *list, size_t size)'),
       lremovexattr: l.func('int lremovexattr(const char *path, const char *name)'),
       mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
       umount2: l.func('int umount2(const char *target, int flags)'),

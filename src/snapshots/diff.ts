@@ -1,0 +1,161 @@
+/**
+ * The changes of an overlay upper directory as an OCI/Docker layer tar:
+ * `docker commit`, `docker export` of changes, and every builder step.
+ *
+ * Overlay records deletions as 0:0 character devices and replaced
+ * directories as `trusted.overlay.opaque=y`; layers say `.wh.<name>` and
+ * `<dir>/.wh..wh..opq`. Output is deterministic: names sorted, parents
+ * before children, no uname/gname, optional mtime clamp.
+ */
+import { once } from 'node:events';
+import { constants as C, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { InternalError } from '../base/errors.js';
+import type { Sys } from '../base/sys.js';
+import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from './tar.js';
+import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './unpack.js';
+
+export interface WriteDiffOptions {
+  /** Clamp every mtime to at most this (seconds): SOURCE_DATE_EPOCH for reproducible builds. */
+  sourceDateEpoch?: number;
+  /** End `out` after the trailer (default true). */
+  end?: boolean;
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+/** Attributes that describe the host or overlay itself, not the image. */
+function keepXattr(name: string): boolean {
+  return !name.startsWith('trusted.overlay.') && name !== 'security.selinux';
+}
+
+function devMajor(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+function devMinor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+}
+
+class TarOut {
+  constructor(private readonly out: Writable) {}
+  async write(b: Buffer): Promise<void> {
+    if (this.out.destroyed) throw new InternalError('diff output closed');
+    if (!this.out.write(b)) {
+      await Promise.race([
+        once(this.out, 'drain'),
+        once(this.out, 'close').then(() => {
+          throw new InternalError('diff output closed');
+        }),
+      ]);
+    }
+  }
+  async writeAll(bs: Buffer[]): Promise<void> {
+    for (const b of bs) await this.write(b);
+  }
+}
+
+/** Writes the layer tar of `upperDir`'s changes to `out`. */
+export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts: WriteDiffOptions = {}): Promise<void> {
+  const w = new TarOut(out);
+  const links = new Map<number, string>();
+  const clamp = (st: Stats): number => {
+    const t = Math.floor(st.mtimeMs / 1000);
+    return opts.sourceDateEpoch !== undefined ? Math.min(t, opts.sourceDateEpoch) : t;
+  };
+  const xattrsOf = (p: string): Map<string, Buffer> | undefined => {
+    const names = sys.llistxattr(p).filter(keepXattr).sort();
+    if (names.length === 0) return undefined;
+    const m = new Map<string, Buffer>();
+    for (const n of names) {
+      const v = sys.lgetxattr(p, n);
+      if (v !== undefined) m.set(n, Buffer.from(v));
+    }
+    return m.size > 0 ? m : undefined;
+  };
+
+  const emit = async (abs: string, rel: string, st: Stats): Promise<void> => {
+    const base: Omit<TarWriteHeader, 'name' | 'type'> = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: clamp(st) };
+    if (st.isCharacterDevice() && st.rdev === 0) {
+      // Overlay's whiteout (possibly a hardlink of a shared whiteout inode: never a tar link).
+      const i = rel.lastIndexOf('/');
+      const name = `${rel.slice(0, i + 1)}${WHITEOUT_PREFIX}${rel.slice(i + 1)}`;
+      await w.writeAll(encodeHeader({ ...base, name, type: 'file', mode: 0o600 }));
+      return;
+    }
+    if (st.isDirectory()) {
+      const xattrs = xattrsOf(abs);
+      const h: TarWriteHeader = { ...base, name: `${rel}/`, type: 'dir' };
+      if (xattrs !== undefined) h.xattrs = xattrs;
+      await w.writeAll(encodeHeader(h));
+      const opq = sys.lgetxattr(abs, OVERLAY_OPAQUE_XATTR);
+      if (opq !== undefined && opq.length === 1 && opq[0] === 0x79) {
+        await w.writeAll(encodeHeader({ ...base, name: `${rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: st.mode & 0o777 }));
+      }
+      return;
+    }
+    if (st.nlink > 1) {
+      const first = links.get(st.ino);
+      if (first !== undefined) {
+        await w.writeAll(encodeHeader({ ...base, name: rel, type: 'link', linkname: first }));
+        return;
+      }
+      links.set(st.ino, rel);
+    }
+    if (st.isSymbolicLink()) {
+      const h: TarWriteHeader = { ...base, name: rel, type: 'symlink', linkname: await readlink(abs) };
+      const xattrs = xattrsOf(abs);
+      if (xattrs !== undefined) h.xattrs = xattrs;
+      await w.writeAll(encodeHeader(h));
+      return;
+    }
+    if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
+      const type = st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'char' : 'block';
+      const h: TarWriteHeader = { ...base, name: rel, type, devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) };
+      const xattrs = xattrsOf(abs);
+      if (xattrs !== undefined) h.xattrs = xattrs;
+      await w.writeAll(encodeHeader(h));
+      return;
+    }
+    if (st.isFile()) {
+      const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
+      try {
+        const xattrs = xattrsOf(abs);
+        const h: TarWriteHeader = { ...base, name: rel, type: 'file', size: st.size };
+        if (xattrs !== undefined) h.xattrs = xattrs;
+        await w.writeAll(encodeHeader(h));
+        let left = st.size;
+        while (left > 0) {
+          const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) throw new InternalError(`${abs}: file shrank while writing the diff`);
+          left -= bytesRead;
+          await w.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        }
+        const pad = tarPadding(st.size);
+        if (pad.length > 0) await w.write(pad);
+      } finally {
+        await fh.close();
+      }
+      return;
+    }
+    // Sockets are not carried in layers (as Docker).
+  };
+
+  const walk = async (abs: string, rel: string): Promise<void> => {
+    const names = (await readdir(abs)).sort();
+    for (const n of names) {
+      const a = `${abs}/${n}`;
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const st = await lstat(a);
+      await emit(a, r, st);
+      if (st.isDirectory()) await walk(a, r);
+    }
+  };
+
+  await walk(upperDir.replace(/\/+$/, ''), '');
+  await w.write(tarTrailer());
+  if (opts.end ?? true) {
+    out.end();
+  }
+}

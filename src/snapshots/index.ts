@@ -1,0 +1,15 @@
+/** Public API of the snapshots layer. */
+export type { Mount, SnapshotInfo, SnapshotKind, Snapshotter } from './types.js';
+export { OverlaySnapshotter, diskUsage, type OverlayOptions } from './overlay.js';
+export {
+  applyTar,
+  cleanEntryName,
+  DEFAULT_MAX_ENTRY_SIZE,
+  OVERLAY_OPAQUE_XATTR,
+  WHITEOUT_OPAQUE,
+  WHITEOUT_PREFIX,
+  type ApplyTarOptions,
+} from './unpack.js';
+export { writeDiff, type WriteDiffOptions } from './diff.js';
+export { mountAll, unmountAll, parseMountOptions } from './mount.js';
+export { TarReader, encodeHeader, tarPadding, tarTrailer, type TarHeader, type TarType, type TarWriteHeader } from './tar.js';
