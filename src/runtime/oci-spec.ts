@@ -1,0 +1,104 @@
+/**
+ * The parts of the OCI runtime spec (config.json, opencontainers/runtime-spec
+ * config.md and config-linux.md) that berth writes. Field names are the
+ * spec's; optional fields are left out rather than set to null, as runc reads
+ * absence as "runtime default".
+ */
+import type { OciSeccomp } from './seccomp.js';
+
+export interface OciUser {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+  username?: string;
+}
+
+export interface OciCapabilities {
+  bounding: string[];
+  effective: string[];
+  permitted: string[];
+  inheritable: string[];
+  ambient?: string[];
+}
+
+export interface OciRlimit {
+  type: string;
+  hard: number;
+  soft: number;
+}
+
+export interface OciProcess {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: OciUser;
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities?: OciCapabilities;
+  rlimits?: OciRlimit[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+  apparmorProfile?: string;
+}
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+export interface OciNamespace {
+  type: 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+  path?: string;
+}
+
+export interface OciDevice {
+  type: 'c' | 'b' | 'u' | 'p';
+  path: string;
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+export interface OciResources {
+  devices?: OciDeviceRule[];
+  memory?: { limit?: number; reservation?: number; swap?: number; disableOOMKiller?: boolean; swappiness?: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  blockIO?: { weight?: number };
+}
+
+export interface OciLinux {
+  namespaces: OciNamespace[];
+  devices?: OciDevice[];
+  cgroupsPath?: string;
+  resources?: OciResources;
+  sysctl?: Record<string, string>;
+  seccomp?: OciSeccomp;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  rootfsPropagation?: string;
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: OciProcess;
+  root: { path: string; readonly?: boolean };
+  hostname?: string;
+  domainname?: string;
+  mounts: OciMount[];
+  linux: OciLinux;
+  annotations?: Record<string, string>;
+}
