@@ -18,8 +18,18 @@ import { ImageService, type ImageUsage } from '../images/service.js';
 import { OverlaySnapshotter } from '../snapshots/overlay.js';
 import { ApiServer } from '../api/server.js';
 import { imageRoutes } from '../api/routes/images.js';
+// --- registry client (pull/push/login) ---
+import { distributionRoutes } from '../api/routes/distribution.js';
+import { Registries } from '../remotes/client.js';
 import { systemRoutes, collectSystemFacts } from '../api/routes/system.js';
 import { eventRoutes } from '../api/routes/events.js';
+import { containerRoutes } from '../api/routes/containers.js';
+import { ContainerService } from '../containers/service.js';
+import { ContainerTable } from '../metadata/containers.js';
+import { Runc } from '../runtime/runc.js';
+import { Conmon } from '../runtime/conmon.js';
+import { hostFacts } from '../runtime/spec.js';
+import { existsSync } from 'node:fs';
 import type { DaemonConfig } from './config.js';
 
 export const BERTH_VERSION = '0.1.0';
@@ -27,6 +37,7 @@ export const BERTH_VERSION = '0.1.0';
 export interface Daemon {
   readonly api: ApiServer;
   readonly images: ImageService;
+  readonly containers: ContainerService;
   readonly events: EventBus;
   readonly db: SqliteDb;
   close(): Promise<void>;
@@ -62,12 +73,37 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const db = openDatabase(join(cfg.dataRoot, 'metadata.db'));
   const table = new ImageTable(db);
   const events = new EventBus();
-  // Containers arrive with their own issue; until then nothing uses an image.
-  const usage: ImageUsage = { containersUsing: () => [], layersInUse: () => [] };
+  // Images and containers refer to each other only through this late-bound view.
+  let containers: ContainerService | undefined;
+  const usage: ImageUsage = {
+    containersUsing: (id) => containers?.containersUsing(id) ?? [],
+    layersInUse: () => containers?.layersInUse() ?? [],
+  };
   const images = new ImageService({ content, snapshots, table, events, leases, log, usage, dataRoot: join(cfg.dataRoot, 'overlay') });
   await images.init();
   const ctx = { signal: new AbortController().signal, log };
+
+  const runc = new Runc({ root: join(cfg.execRoot, 'runc'), binary: cfg.runtime.startsWith('/') ? cfg.runtime : `/usr/sbin/${cfg.runtime}` });
+  const conmon = new Conmon({ runc, stateDir: join(cfg.execRoot, 'conmon'), log });
+  await conmon.init();
+  const initBinary = ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini'].find((p) => existsSync(p));
+  containers = new ContainerService({
+    images,
+    snapshots,
+    sys,
+    conmon,
+    runc,
+    table: new ContainerTable(db),
+    events,
+    log,
+    stateRoot: join(cfg.dataRoot, 'containers'),
+    runRoot: join(cfg.execRoot, 'c'),
+    host: await hostFacts(),
+    ...(initBinary !== undefined ? { initBinary } : {}),
+  });
+  await containers.init(ctx);
   images.scheduleGc(ctx);
+  const cs = containers;
 
   const facts = await collectSystemFacts({
     version: BERTH_VERSION,
@@ -83,19 +119,27 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   api.register(
     systemRoutes({
       facts,
-      source: { counts: () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: images.index.size }) },
+      source: { counts: () => ({ ...cs.counts(), images: images.index.size }) },
     }),
   );
   api.register(eventRoutes(events));
+  // --- registry client: registered before imageRoutes so /images/create (pull) lands here ---
+  const registries = new Registries({ log, insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, userAgent: `berth/${BERTH_VERSION}` });
+  api.register(distributionRoutes({ images, content, leases, registries }));
+  // --- end registry client ---
   api.register(imageRoutes({ images, content, leases, table }));
+  api.register(containerRoutes(cs));
 
   return {
     api,
     images,
+    containers: cs,
     events,
     db,
     async close() {
       await api.close();
+      cs.close();
+      registries.close(); // registry client
       db.close();
     },
   };

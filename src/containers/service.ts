@@ -1,0 +1,1274 @@
+/**
+ * ContainerService: the container lifecycle as Docker defines it, over the
+ * runtime layer (runc under conmon) and the snapshotter.
+ *
+ *   create → (attach…) → start → running ⇄ paused → exited → (restart | remove)
+ *
+ * State lives in the metadata database (written on every change); the
+ * running process lives under conmon, which survives the daemon. At start
+ * the service re-reads every record and reconciles it with runc (live
+ * restore): containers still running are watched again, exits that
+ * happened while the daemon was down are recorded from conmon's exit files,
+ * restart policies are applied, and leftover mounts are cleaned.
+ *
+ * Streams (attach, logs, exec) are handed out as plain Node streams; the
+ * API layer turns them into hijacked sockets and stdcopy frames.
+ */
+import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Ctx } from '../base/ctx.js';
+import { ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
+import { newId } from '../base/ids.js';
+import type { Logger } from '../base/log.js';
+import type { Sys } from '../base/sys.js';
+import type { EventBus } from '../events/bus.js';
+import type { ImageService } from '../images/service.js';
+import type { ContainerTable } from '../metadata/containers.js';
+import { chainIds } from '../oci/chain.js';
+import type { Conmon, AttachSession } from '../runtime/conmon.js';
+import { RuntimeStartError } from '../runtime/conmon.js';
+import type { Runc } from '../runtime/runc.js';
+import { commandLine, defaultHostname, generateSpec, generateExecProcess, hostsFile, resolveDevices, type HostFacts, type ResolvedMount } from '../runtime/spec.js';
+import type { OciSpec } from '../runtime/oci-spec.js';
+import { resolveUser, resolveInRoot } from '../runtime/user.js';
+import { readLogs, type LogMessage } from '../runtime/logs.js';
+import { readStats, type DockerStats } from '../runtime/stats.js';
+import { mountAll, unmountAll } from '../snapshots/mount.js';
+import type { Snapshotter } from '../snapshots/types.js';
+import { parseCreateBody, type CreateBody } from './body.js';
+import { checkName, randomName } from './names.js';
+import { humanStatus, isRunning, newState, ZERO_TIME, type ContainerRecord } from './model.js';
+import { signalNumber } from './signals.js';
+
+export interface ContainerServiceDeps {
+  readonly images: ImageService;
+  readonly snapshots: Snapshotter;
+  readonly sys: Sys;
+  readonly conmon: Conmon;
+  readonly runc: Runc;
+  readonly table: ContainerTable;
+  readonly events: EventBus;
+  readonly log: Logger;
+  /** <data-root>/containers: per-container files that persist (hosts, resolv.conf, logs). */
+  readonly stateRoot: string;
+  /** <exec-root>/containers: bundles and rootfs mount points (tmpfs; gone after reboot). */
+  readonly runRoot: string;
+  readonly host: HostFacts;
+  /** Host path of an init binary for --init (catatonit or tini). */
+  readonly initBinary?: string;
+}
+
+/** Someone attached to a container's stdio. */
+export interface Attacher {
+  /** 1 stdout, 2 stderr. */
+  write(stream: 1 | 2, data: Buffer): void;
+  end(): void;
+  /** Client's stdin, when it attached with stdin=1. */
+  stdin?: Readable;
+}
+
+interface Live {
+  rec: ContainerRecord;
+  attachers: Set<Attacher>;
+  session?: AttachSession;
+  /** Resolves when the current run ends (exit recorded). */
+  exited?: Promise<void>;
+  exitWaiters: Set<() => void>;
+  removeWaiters: Set<() => void>;
+  restartTimer?: NodeJS.Timeout;
+  stdinClaimed?: boolean;
+  execIds: Set<string>;
+  statsPrev?: DockerStats;
+  healthTimer?: NodeJS.Timeout;
+}
+
+export interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  Cmd: string[];
+  Env: string[] | null;
+  User: string;
+  WorkingDir: string;
+  Tty: boolean;
+  Privileged: boolean;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  DetachKeys: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  ConsoleSize: [number, number] | null;
+  started: boolean;
+  dir: string;
+  resize?: (h: number, w: number) => Promise<void>;
+}
+
+export class ContainerService {
+  private readonly live = new Map<string, Live>();
+  private readonly names = new Map<string, string>();
+  private readonly execs = new Map<string, ExecRecord>();
+  private stopping = false;
+
+  constructor(private readonly d: ContainerServiceDeps) {}
+
+  // --- persistence --------------------------------------------------------
+
+  private save(rec: ContainerRecord): void {
+    this.d.table.put(rec.Id, rec.Name, JSON.stringify(rec));
+  }
+
+  private bundle(id: string): string {
+    return join(this.d.runRoot, id);
+  }
+  private rootfs(id: string): string {
+    return join(this.d.runRoot, id, 'rootfs');
+  }
+  private stateDir(id: string): string {
+    return join(this.d.stateRoot, id);
+  }
+  logPath(id: string): string {
+    return join(this.d.stateRoot, id, `${id}-json.log`);
+  }
+
+  /** Loads records and reconciles them with what actually runs (live restore). */
+  async init(ctx: Ctx): Promise<void> {
+    await mkdir(this.d.stateRoot, { recursive: true, mode: 0o710 });
+    await mkdir(this.d.runRoot, { recursive: true, mode: 0o700 });
+    for (const row of this.d.table.all()) {
+      let rec: ContainerRecord;
+      try {
+        rec = JSON.parse(row.doc) as ContainerRecord;
+      } catch (e) {
+        ctx.log.error('container record unreadable; skipping', { id: row.id, err: errorMessage(e) });
+        continue;
+      }
+      const l = this.track(rec);
+      if (rec.State.Status === 'removing') {
+        await this.finishRemove(ctx, l, true).catch((e: unknown) => ctx.log.warn('cleanup of half-removed container failed', { id: rec.Id, err: errorMessage(e) }));
+        continue;
+      }
+      if (isRunning(rec.State)) await this.reattach(ctx, l);
+    }
+  }
+
+  private track(rec: ContainerRecord): Live {
+    const l: Live = { rec, attachers: new Set(), exitWaiters: new Set(), removeWaiters: new Set(), execIds: new Set() };
+    this.live.set(rec.Id, l);
+    this.names.set(rec.Name, rec.Id);
+    return l;
+  }
+
+  /** After a daemon restart: is the container still running under its conmon? */
+  private async reattach(ctx: Ctx, l: Live): Promise<void> {
+    const id = l.rec.Id;
+    const st = await this.d.runc.stateIfExists(id).catch(() => undefined);
+    const code = await this.d.conmon.exitCode(id);
+    if (st !== undefined && (st.status === 'running' || st.status === 'paused') && code === undefined) {
+      l.rec.State.Status = st.status === 'paused' ? 'paused' : 'running';
+      l.rec.State.Pid = st.pid;
+      this.save(l.rec);
+      l.exited = this.watchExit(ctx, l);
+      ctx.log.info('re-attached to running container', { id, pid: st.pid });
+      return;
+    }
+    // It ended while we were away: record the real exit code.
+    ctx.log.info('container exited while the daemon was down', { id, exitCode: code ?? 255 });
+    await this.recordExit(ctx, l, code ?? 255, await this.d.conmon.oomKilled(id, this.bundle(id)), new Date());
+  }
+
+  // --- lookup ---------------------------------------------------------------
+
+  /** Full ID, name (with or without `/`), or unique ID prefix; Docker's 404 otherwise. */
+  get(ref: string): Live {
+    const l = this.find(ref);
+    if (l === undefined) throw new NotFoundError(`No such container: ${ref}`);
+    return l;
+  }
+
+  find(ref: string): Live | undefined {
+    const byId = this.live.get(ref);
+    if (byId !== undefined) return byId;
+    const byName = this.names.get(ref.replace(/^\//, ''));
+    if (byName !== undefined) return this.live.get(byName);
+    if (!/^[0-9a-f]+$/.test(ref)) return undefined;
+    let hit: Live | undefined;
+    for (const [id, l] of this.live) {
+      if (id.startsWith(ref)) {
+        if (hit !== undefined) throw new InvalidArgumentError(`multiple IDs found with provided prefix: ${ref}`);
+        hit = l;
+      }
+    }
+    return hit;
+  }
+
+  all(): Iterable<ContainerRecord> {
+    return [...this.live.values()].map((l) => l.rec);
+  }
+
+  /** For the image side: who uses an image. */
+  containersUsing(imageId: string): { id: string; running: boolean }[] {
+    const out: { id: string; running: boolean }[] = [];
+    for (const l of this.live.values()) if (l.rec.Image === imageId) out.push({ id: l.rec.Id, running: isRunning(l.rec.State) });
+    return out;
+  }
+  layersInUse(): string[] {
+    return [...this.live.values()].map((l) => l.rec.SnapshotParent).filter((x): x is string => x !== null);
+  }
+
+  // --- create ---------------------------------------------------------------
+
+  async create(ctx: Ctx, raw: unknown, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
+    const body: CreateBody = parseCreateBody(raw);
+    if (body.config.Image === '') throw new InvalidArgumentError('No image specified');
+    const img = this.d.images.index.find(body.config.Image);
+    if (img === undefined) throw new NotFoundError(`No such image: ${this.d.images.index.displayName(body.config.Image)}`);
+    const ic = img.config.config;
+    const cmd = commandLine({ Cmd: body.config.Cmd, Entrypoint: body.config.Entrypoint }, ic);
+    if (cmd.length === 0) throw new InvalidArgumentError('No command specified');
+    let cname: string;
+    if (name !== undefined && name !== '') {
+      cname = checkName(name);
+      const owner = this.names.get(cname);
+      if (owner !== undefined) {
+        throw new ConflictError(`Conflict. The container name "/${cname}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`);
+      }
+    } else cname = randomName((n) => this.names.has(n));
+    this.checkNetworkMode(body.host.NetworkMode);
+
+    const id = newId();
+    const parent = chainIds(img.config.rootfs.diff_ids).at(-1) ?? null;
+    // The container's config as Docker reports it: the image's values fill what the request left empty.
+    const config = { ...body.config };
+    if (config.Hostname === '') config.Hostname = defaultHostname(id);
+    if (config.Env === null || config.Env.length === 0) config.Env = ic?.Env ?? null;
+    else config.Env = mergeEnvList(ic?.Env ?? [], config.Env);
+    if (config.Cmd === null && config.Entrypoint === null) config.Cmd = ic?.Cmd ?? null;
+    if (config.Entrypoint === null) config.Entrypoint = ic?.Entrypoint ?? null;
+    if (config.WorkingDir === '') config.WorkingDir = ic?.WorkingDir ?? '';
+    if (config.User === '') config.User = ic?.User ?? '';
+    config.Labels = { ...(ic?.Labels ?? {}), ...config.Labels };
+    if (config.StopSignal === undefined && ic?.StopSignal !== undefined) config.StopSignal = ic.StopSignal;
+    if (config.Healthcheck === undefined && ic?.Healthcheck !== undefined) config.Healthcheck = ic.Healthcheck;
+    if (ic?.ExposedPorts !== undefined) config.ExposedPorts = { ...ic.ExposedPorts, ...(config.ExposedPorts ?? {}) };
+    if (ic?.Volumes !== undefined && ic.Volumes !== null) config.Volumes = { ...ic.Volumes, ...(config.Volumes ?? {}) };
+
+    const rec: ContainerRecord = {
+      Id: id,
+      Name: cname,
+      Created: new Date().toISOString(),
+      Image: img.record.id,
+      Path: cmd[0]!,
+      Args: cmd.slice(1),
+      Config: config,
+      HostConfig: body.host,
+      Endpoints: body.endpoints,
+      SnapshotParent: parent,
+      RestartCount: 0,
+      State: newState(),
+    };
+    await this.d.snapshots.prepare(ctx, id, (parent ?? undefined) as Parameters<Snapshotter['prepare']>[2]);
+    try {
+      await mkdir(this.stateDir(id), { recursive: true, mode: 0o710 });
+      this.track(rec);
+      this.save(rec);
+    } catch (e) {
+      this.live.delete(id);
+      this.names.delete(cname);
+      await this.d.snapshots.remove(id).catch(() => {});
+      throw e;
+    }
+    this.d.events.publish('container', 'create', id, { image: body.config.Image, name: cname, ...rec.Config.Labels });
+    return { Id: id, Warnings: [] };
+  }
+
+  private checkNetworkMode(mode: string): void {
+    if (mode === 'default' || mode === 'bridge' || mode === 'none' || mode === 'host') return;
+    if (mode.startsWith('container:')) {
+      this.get(mode.slice(10));
+      return;
+    }
+    // User-defined networks come with the networks issue.
+    throw new NotFoundError(`network ${mode} not found`);
+  }
+
+  // --- start ----------------------------------------------------------------
+
+  async start(ctx: Ctx, ref: string): Promise<void> {
+    const l = this.get(ref);
+    const s = l.rec.State.Status;
+    if (s === 'running' || s === 'paused') throw new NotModifiedError('container already started');
+    if (s === 'removing' || s === 'dead') throw new ConflictError(`cannot start a container that is being removed`);
+    l.rec.State.ManualStop = false;
+    try {
+      await this.run(ctx, l);
+    } catch (e) {
+      // Clients attached before start wait for the stream (and, with --rm, the removal) to end.
+      for (const a of l.attachers) a.end();
+      l.attachers.clear();
+      for (const w of l.exitWaiters) w();
+      l.exitWaiters.clear();
+      if (l.rec.HostConfig.AutoRemove) await this.remove(ctx, l.rec.Id, { force: true, volumes: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** One run of the container: mount, spec, conmon create, wire attachers, runc start. */
+  private async run(ctx: Ctx, l: Live): Promise<void> {
+    const rec = l.rec;
+    const id = rec.Id;
+    const img = this.d.images.index.byId(rec.Image as Parameters<ImageService['index']['byId']>[0]);
+    const bundle = this.bundle(id);
+    const rootfs = this.rootfs(id);
+    await mkdir(rootfs, { recursive: true, mode: 0o700 });
+    const mounts = await this.d.snapshots.mounts(id);
+    await unmountQuiet(this.d.sys, rootfs);
+    mountAll(this.d.sys, mounts, rootfs);
+    try {
+      const user = await resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd ?? []);
+      await this.ensureWorkdir(rootfs, rec.Config.WorkingDir, user.uid, user.gid);
+      const files = await this.writeEtcFiles(rec);
+      const hc = rec.HostConfig;
+      const mountsOut: ResolvedMount[] = this.resolveMounts(rec);
+      const netMode = hc.NetworkMode === 'host' ? 'host' : hc.NetworkMode.startsWith('container:') ? `container:${this.get(hc.NetworkMode.slice(10)).rec.State.Pid}` : 'none';
+      const spec: OciSpec = generateSpec({
+        id,
+        rootfs,
+        image: img?.config.config,
+        spec: {
+          Cmd: rec.Config.Cmd,
+          Entrypoint: rec.Config.Entrypoint,
+          Env: rec.Config.Env,
+          WorkingDir: rec.Config.WorkingDir,
+          User: rec.Config.User,
+          Hostname: rec.Config.Hostname,
+          Domainname: rec.Config.Domainname,
+          Tty: rec.Config.Tty,
+          OpenStdin: rec.Config.OpenStdin,
+          StdinOnce: rec.Config.StdinOnce,
+          Labels: rec.Config.Labels,
+          ...(rec.Config.StopSignal !== undefined ? { StopSignal: rec.Config.StopSignal } : {}),
+          HostConfig: {
+            Mounts: mountsOut,
+            Tmpfs: hc.Tmpfs ?? null,
+            ReadonlyRootfs: hc.ReadonlyRootfs,
+            CapAdd: hc.CapAdd,
+            CapDrop: hc.CapDrop,
+            Privileged: hc.Privileged,
+            SecurityOpt: hc.SecurityOpt,
+            Memory: hc.Memory,
+            MemorySwap: hc.MemorySwap,
+            MemoryReservation: hc.MemoryReservation,
+            NanoCpus: hc.NanoCpus,
+            CpuShares: hc.CpuShares,
+            CpuQuota: hc.CpuQuota,
+            CpuPeriod: hc.CpuPeriod,
+            CpusetCpus: hc.CpusetCpus,
+            CpusetMems: hc.CpusetMems,
+            PidsLimit: hc.PidsLimit,
+            Ulimits: hc.Ulimits,
+            ShmSize: hc.ShmSize,
+            Sysctls: hc.Sysctls ?? null,
+            Devices: hc.Devices,
+            Init: hc.Init ?? null,
+            NetworkMode: netMode,
+            IpcMode: hc.IpcMode === 'host' ? 'host' : '',
+            PidMode: hc.PidMode,
+            UTSMode: hc.UTSMode,
+            OomScoreAdj: hc.OomScoreAdj,
+            GroupAdd: hc.GroupAdd,
+            ExtraHosts: hc.ExtraHosts,
+            ConsoleSize: hc.ConsoleSize,
+          },
+        },
+        user,
+        host: this.d.host,
+        files,
+        devices: await resolveDevices(hc.Devices),
+        ...(this.d.initBinary !== undefined ? { initBinary: this.d.initBinary } : {}),
+        cgroupns: 'host',
+      });
+      const logSizeMax = parseSize(hc.LogConfig.Config['max-size']);
+      let created;
+      try {
+        created = await this.d.conmon.create({
+          id,
+          bundle,
+          spec,
+          logPath: this.logPath(id),
+          ...(logSizeMax !== undefined ? { logSizeMax } : {}),
+          stdin: rec.Config.OpenStdin,
+          stdinOnce: rec.Config.StdinOnce,
+          name: rec.Name,
+        });
+      } catch (e) {
+        if (e instanceof RuntimeStartError) {
+          rec.State.ExitCode = e.exitCode;
+          rec.State.Error = e.message;
+          rec.State.Status = rec.State.Status === 'created' ? 'created' : 'exited';
+          this.save(rec);
+          this.d.events.publish('container', 'die', id, { exitCode: String(e.exitCode), image: rec.Config.Image, name: rec.Name });
+        }
+        throw e;
+      }
+      if (l.attachers.size > 0) await this.connectSession(ctx, l);
+      await this.d.conmon.start(id);
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Pid: created.pid,
+        ConmonPid: created.conmonPid,
+        ExitCode: 0,
+        Error: '',
+        OOMKilled: false,
+        StartedAt: new Date().toISOString(),
+        FinishedAt: rec.State.FinishedAt,
+      };
+      if (rec.Config.Healthcheck?.Test !== undefined && rec.Config.Healthcheck.Test[0] !== 'NONE') {
+        rec.State.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
+      }
+      this.save(rec);
+      l.exited = this.watchExit(ctx, l);
+      this.d.events.publish('container', 'start', id, { image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
+      this.startHealth(ctx, l);
+    } catch (e) {
+      await unmountQuiet(this.d.sys, rootfs);
+      if (!(e instanceof RuntimeStartError)) throw e;
+      // Docker: the API says 500 (or 400/404 by cause); the CLI then exits 125/126/127.
+      throw e;
+    }
+  }
+
+  private async ensureWorkdir(rootfs: string, dir: string, uid: number, gid: number): Promise<void> {
+    if (dir === '' || dir === '/') return;
+    const target = await resolveInRoot(rootfs, dir);
+    const existed = await stat(target).then(() => true, () => false);
+    if (!existed) {
+      await mkdir(target, { recursive: true, mode: 0o755 });
+      // Docker creates a missing WORKDIR owned by the container user.
+      const { chown } = await import('node:fs/promises');
+      await chown(target, uid, gid).catch(() => {});
+    }
+  }
+
+  private async writeEtcFiles(rec: ContainerRecord): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+    const dir = this.stateDir(rec.Id);
+    const hostname = join(dir, 'hostname');
+    const hosts = join(dir, 'hosts');
+    const resolvConf = join(dir, 'resolv.conf');
+    await writeFile(hostname, `${rec.Config.Hostname}\n`);
+    const hostNet = rec.HostConfig.NetworkMode === 'host';
+    if (hostNet) {
+      await writeFile(hosts, await readFile('/etc/hosts').catch(() => Buffer.from('127.0.0.1\tlocalhost\n')));
+    } else {
+      await writeFile(hosts, hostsFile(rec.Config.Hostname, rec.Config.Domainname, [], rec.HostConfig.ExtraHosts ?? []));
+    }
+    await writeFile(resolvConf, await resolvConfFor(rec, hostNet));
+    return { hosts, hostname, resolvConf };
+  }
+
+  /** Binds (`-v /host:/ctr:ro`) and `--mount type=bind|tmpfs`. Named volumes come with the volumes issue. */
+  private resolveMounts(rec: ContainerRecord): ResolvedMount[] {
+    const out: ResolvedMount[] = [];
+    for (const b of rec.HostConfig.Binds ?? []) {
+      const parts = b.split(':');
+      const src = parts[0] ?? '';
+      const dst = parts[1] ?? '';
+      const opts = (parts[2] ?? '').split(',').filter((x) => x !== '');
+      if (!src.startsWith('/')) throw new NotFoundError(`get ${src}: no such volume`);
+      if (!dst.startsWith('/')) throw new InvalidArgumentError(`invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
+      out.push({ source: src, target: dst, type: 'bind', options: ['rbind', opts.includes('ro') ? 'ro' : 'rw', 'rprivate'] });
+    }
+    for (const m of rec.HostConfig.Mounts ?? []) {
+      if (m.Type === 'bind') out.push({ source: m.Source, target: m.Target, type: 'bind', options: ['rbind', m.ReadOnly ? 'ro' : 'rw', 'rprivate'] });
+      else if (m.Type === 'tmpfs') {
+        const o = ['nosuid', 'nodev', 'noexec'];
+        if (m.TmpfsOptions?.SizeBytes !== undefined) o.push(`size=${m.TmpfsOptions.SizeBytes}`);
+        if (m.TmpfsOptions?.Mode !== undefined) o.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
+        out.push({ source: 'tmpfs', target: m.Target, type: 'tmpfs', options: o });
+      } else throw new InvalidArgumentError(`mount type "${m.Type}" is not supported yet`);
+    }
+    return out;
+  }
+
+  // --- exit, restart, wait ---------------------------------------------------
+
+  private async watchExit(ctx: Ctx, l: Live): Promise<void> {
+    const id = l.rec.Id;
+    const info = await this.d.conmon.waitExit(id, this.bundle(id));
+    if (this.stopping) return; // the daemon is going away; the next start reconciles
+    await this.recordExit(ctx, l, info.exitCode, info.oomKilled, info.finishedAt);
+  }
+
+  private async recordExit(ctx: Ctx, l: Live, code: number, oom: boolean, at: Date): Promise<void> {
+    const rec = l.rec;
+    const id = rec.Id;
+    if (l.healthTimer !== undefined) clearInterval(l.healthTimer);
+    l.session?.close();
+    delete l.session;
+    for (const a of l.attachers) a.end();
+    l.attachers.clear();
+    await this.d.conmon.remove(id).catch(() => {});
+    await unmountQuiet(this.d.sys, this.rootfs(id));
+    rec.State = { ...rec.State, Status: 'exited', Pid: 0, ConmonPid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: at.toISOString() };
+    if (rec.State.Health !== undefined) rec.State.Health.Status = 'unhealthy';
+    this.save(rec);
+    if (oom) this.d.events.publish('container', 'oom', id, { image: rec.Config.Image, name: rec.Name });
+    this.d.events.publish('container', 'die', id, { exitCode: String(code), image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
+    for (const w of l.exitWaiters) w();
+    l.exitWaiters.clear();
+    if (this.shouldRestart(rec)) {
+      const delay = Math.min(100 * 2 ** Math.min(rec.RestartCount, 10), 60_000);
+      rec.State.Status = 'restarting';
+      this.save(rec);
+      l.restartTimer = setTimeout(() => {
+        delete l.restartTimer;
+        if (l.rec.State.Status !== 'restarting') return;
+        l.rec.RestartCount++;
+        this.run(ctx, l).catch((e: unknown) => {
+          ctx.log.warn('restart failed', { id, err: errorMessage(e) });
+          l.rec.State.Status = 'exited';
+          this.save(l.rec);
+        });
+      }, delay);
+      return;
+    }
+    if (rec.HostConfig.AutoRemove) {
+      await this.remove(ctx, id, { force: true, volumes: true }).catch((e: unknown) => ctx.log.warn('auto-remove failed', { id, err: errorMessage(e) }));
+    }
+  }
+
+  private shouldRestart(rec: ContainerRecord): boolean {
+    const p = rec.HostConfig.RestartPolicy;
+    if (rec.State.ManualStop && p.Name !== 'always') return false;
+    if (rec.State.ManualStop) return false;
+    switch (p.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return rec.State.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.RestartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * POST /wait: resolves with the exit code when `condition` holds.
+   * not-running (default): now if not running, else at exit; next-exit: at
+   * the next exit; removed: when the container is gone.
+   */
+  async wait(ref: string, condition: string, signal: AbortSignal): Promise<{ code: number; error: string | null }> {
+    const l = this.get(ref);
+    if (condition !== '' && condition !== 'not-running' && condition !== 'next-exit' && condition !== 'removed') {
+      throw new InvalidArgumentError(`invalid condition: "${condition}"`);
+    }
+    const st = l.rec.State;
+    if ((condition === '' || condition === 'not-running') && !isRunning(st) ) {
+      return { code: st.ExitCode, error: null };
+    }
+    await new Promise<void>((resolve, reject) => {
+      const set = condition === 'removed' ? l.removeWaiters : l.exitWaiters;
+      const done = (): void => {
+        signal.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        set.delete(done);
+        reject(new InternalError('context canceled'));
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      set.add(done);
+    });
+    // Start failures are reported by /start itself; wait only reports the exit.
+    return { code: l.rec.State.ExitCode, error: null };
+  }
+
+  // --- stop, kill, restart, pause --------------------------------------------
+
+  stopSignal(rec: ContainerRecord): string {
+    return rec.Config.StopSignal ?? 'SIGTERM';
+  }
+
+  async stop(ctx: Ctx, ref: string, timeoutSec: number | undefined, signalName?: string): Promise<void> {
+    const l = this.get(ref);
+    const rec = l.rec;
+    if (l.restartTimer !== undefined) {
+      clearTimeout(l.restartTimer);
+      delete l.restartTimer;
+      rec.State.Status = 'exited';
+      rec.State.ManualStop = true;
+      this.save(rec);
+      return;
+    }
+    if (!isRunning(rec.State)) throw new NotModifiedError('container already stopped');
+    rec.State.ManualStop = true;
+    this.save(rec);
+    const t = timeoutSec ?? rec.Config.StopTimeout ?? 10;
+    const sig = signalName !== undefined && signalName !== '' ? signalName : this.stopSignal(rec);
+    const exited = l.exited ?? Promise.resolve();
+    if (rec.State.Status === 'paused') await this.d.runc.resume(rec.Id).catch(() => {});
+    await this.signal(rec, sig);
+    const inTime = t < 0 ? (await exited, true) : await Promise.race([exited.then(() => true), sleep(t * 1000).then(() => false)]);
+    if (!inTime) {
+      await this.signal(rec, 'SIGKILL');
+      await exited;
+    }
+    this.d.events.publish('container', 'stop', rec.Id, { image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
+  }
+
+  private async signal(rec: ContainerRecord, sig: string): Promise<void> {
+    const n = signalNumber(sig);
+    this.d.events.publish('container', 'kill', rec.Id, { image: rec.Config.Image, name: rec.Name, signal: String(n), ...rec.Config.Labels });
+    await this.d.runc.kill(rec.Id, String(n), n === 9).catch((e: unknown) => {
+      if (!/not running|does not exist|No such/i.test(errorMessage(e))) throw e;
+    });
+  }
+
+  async kill(ctx: Ctx, ref: string, sig: string | undefined): Promise<void> {
+    const l = this.get(ref);
+    if (!isRunning(l.rec.State)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${l.rec.Id} is not running`);
+    const s = sig === undefined || sig === '' ? 'SIGKILL' : sig;
+    signalNumber(s);
+    if (signalNumber(s) === 9 || signalNumber(s) === 15) {
+      l.rec.State.ManualStop = true;
+      this.save(l.rec);
+    }
+    await this.signal(l.rec, s);
+    void ctx;
+  }
+
+  async restart(ctx: Ctx, ref: string, timeoutSec: number | undefined): Promise<void> {
+    const l = this.get(ref);
+    if (isRunning(l.rec.State)) await this.stop(ctx, ref, timeoutSec).catch((e: unknown) => {
+      if (!(e instanceof NotModifiedError)) throw e;
+    });
+    l.rec.State.ManualStop = false;
+    await this.run(ctx, l);
+    this.d.events.publish('container', 'restart', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+  }
+
+  async pause(ref: string): Promise<void> {
+    const l = this.get(ref);
+    if (l.rec.State.Status === 'paused') throw new ConflictError(`Container ${l.rec.Id} is already paused`);
+    if (l.rec.State.Status !== 'running') throw new ConflictError(`Container ${l.rec.Id} is not running`);
+    await this.d.runc.pause(l.rec.Id);
+    l.rec.State.Status = 'paused';
+    this.save(l.rec);
+    this.d.events.publish('container', 'pause', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const l = this.get(ref);
+    if (l.rec.State.Status !== 'paused') throw new ConflictError(`Container ${l.rec.Id} is not paused`);
+    await this.d.runc.resume(l.rec.Id);
+    l.rec.State.Status = 'running';
+    this.save(l.rec);
+    this.d.events.publish('container', 'unpause', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+  }
+
+  // --- remove, rename ---------------------------------------------------------
+
+  async remove(ctx: Ctx, ref: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const l = this.get(ref);
+    const rec = l.rec;
+    if (rec.State.Status === 'removing') throw new ConflictError(`removal of container ${rec.Id} is already in progress`);
+    if (isRunning(rec.State)) {
+      if (!opts.force) {
+        throw new ConflictError(`You cannot remove a running container ${rec.Id}. Stop the container before attempting removal or force remove`);
+      }
+      if (l.restartTimer !== undefined) clearTimeout(l.restartTimer);
+      rec.State.ManualStop = true;
+      rec.HostConfig = { ...rec.HostConfig, AutoRemove: false };
+      if (rec.State.Status === 'restarting') rec.State.Status = 'exited';
+      else {
+        const exited = l.exited ?? Promise.resolve();
+        await this.signal(rec, 'SIGKILL');
+        await exited;
+      }
+    }
+    await this.finishRemove(ctx, l, false);
+  }
+
+  private async finishRemove(ctx: Ctx, l: Live, quiet: boolean): Promise<void> {
+    const rec = l.rec;
+    rec.State.Status = 'removing';
+    this.save(rec);
+    for (const e of l.execIds) this.execs.delete(e);
+    await this.d.conmon.remove(rec.Id).catch(() => {});
+    await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
+    await rm(this.bundle(rec.Id), { recursive: true, force: true });
+    await this.d.snapshots.remove(rec.Id).catch((e: unknown) => {
+      if (!(e instanceof NotFoundError)) ctx.log.warn('snapshot removal failed', { id: rec.Id, err: errorMessage(e) });
+    });
+    await rm(this.stateDir(rec.Id), { recursive: true, force: true });
+    this.d.table.delete(rec.Id);
+    this.live.delete(rec.Id);
+    if (this.names.get(rec.Name) === rec.Id) this.names.delete(rec.Name);
+    if (!quiet) this.d.events.publish('container', 'destroy', rec.Id, { image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
+    for (const w of l.removeWaiters) w();
+    l.removeWaiters.clear();
+    for (const w of l.exitWaiters) w();
+    l.exitWaiters.clear();
+  }
+
+  rename(ref: string, newName: string): void {
+    const l = this.get(ref);
+    const n = checkName(newName);
+    if (n === l.rec.Name) throw new ConflictError(`Renaming a container with the same name as its current name`);
+    const owner = this.names.get(n);
+    if (owner !== undefined) {
+      throw new ConflictError(`Conflict. The container name "/${n}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    const old = l.rec.Name;
+    this.names.delete(old);
+    l.rec.Name = n;
+    this.names.set(n, l.rec.Id);
+    this.save(l.rec);
+    this.d.events.publish('container', 'rename', l.rec.Id, { image: l.rec.Config.Image, name: n, oldName: `/${old}` });
+  }
+
+  // --- attach -----------------------------------------------------------------
+
+  /**
+   * Registers an attacher. Before start, output is connected at start (no
+   * output lost); on a running container the conmon socket is joined now.
+   * Returns a detach function.
+   */
+  async attach(ctx: Ctx, ref: string, a: Attacher): Promise<() => void> {
+    const l = this.get(ref);
+    l.attachers.add(a);
+    if (a.stdin !== undefined && l.rec.Config.OpenStdin) this.pipeStdin(l, a.stdin);
+    if (isRunning(l.rec.State) && l.session === undefined) await this.connectSession(ctx, l);
+    this.d.events.publish('container', 'attach', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+    return () => {
+      l.attachers.delete(a);
+    };
+  }
+
+  private pendingStdin = new WeakMap<Live, Readable[]>();
+
+  private pipeStdin(l: Live, input: Readable): void {
+    if (l.session === undefined) {
+      const q = this.pendingStdin.get(l) ?? [];
+      q.push(input);
+      this.pendingStdin.set(l, q);
+      input.pause();
+      return;
+    }
+    const s = l.session;
+    input.on('data', (b: Buffer) => {
+      s.stdin.write(b);
+    });
+    input.on('end', () => {
+      // StdinOnce: the first client's EOF closes the container's stdin.
+      if (l.rec.Config.StdinOnce) s.stdin.end();
+    });
+    input.resume();
+  }
+
+  private async connectSession(ctx: Ctx, l: Live): Promise<void> {
+    let session: AttachSession;
+    try {
+      session = await this.d.conmon.attach(l.rec.Id);
+    } catch (e) {
+      ctx.log.warn('attach socket unavailable', { id: l.rec.Id, err: errorMessage(e) });
+      return;
+    }
+    l.session = session;
+    session.output.on('data', (c: { stream: 1 | 2; data: Buffer }) => {
+      for (const a of l.attachers) a.write(c.stream, c.data);
+    });
+    session.output.on('end', () => {
+      if (l.session === session) delete l.session;
+    });
+    for (const input of this.pendingStdin.get(l) ?? []) this.pipeStdin(l, input);
+    this.pendingStdin.delete(l);
+  }
+
+  async resize(ref: string, h: number, w: number): Promise<void> {
+    const l = this.get(ref);
+    if (!isRunning(l.rec.State)) throw new ConflictError(`Container ${l.rec.Id} is not running`);
+    await this.d.conmon.resize(this.bundle(l.rec.Id), h, w).catch(() => {});
+  }
+
+  // --- logs -------------------------------------------------------------------
+
+  logs(
+    ref: string,
+    opts: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number; since?: bigint; until?: bigint; signal: AbortSignal },
+  ): { tty: boolean; messages: AsyncGenerator<LogMessage> } {
+    const l = this.get(ref);
+    const running = isRunning(l.rec.State);
+    const stopWhen = running ? new Promise<void>((r) => l.exitWaiters.add(r)) : Promise.resolve();
+    const messages = readLogs(this.logPath(l.rec.Id), {
+      follow: opts.follow && running,
+      stopWhen,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      signal: opts.signal,
+      ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+      ...(opts.since !== undefined ? { since: opts.since } : {}),
+      ...(opts.until !== undefined ? { until: opts.until } : {}),
+    });
+    return { tty: l.rec.Config.Tty, messages };
+  }
+
+  // --- exec -------------------------------------------------------------------
+
+  execCreate(ref: string, raw: unknown): string {
+    const l = this.get(ref);
+    if (l.rec.State.Status !== 'running') throw new ConflictError(`Container ${l.rec.Id} is not running`);
+    const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    const cmd = o['Cmd'];
+    if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((x): x is string => typeof x === 'string')) throw new InvalidArgumentError('No exec command specified');
+    const env = o['Env'];
+    const cs = o['ConsoleSize'];
+    const e: ExecRecord = {
+      ID: newId(),
+      ContainerID: l.rec.Id,
+      Cmd: cmd,
+      Env: Array.isArray(env) && env.every((x): x is string => typeof x === 'string') ? env : null,
+      User: typeof o['User'] === 'string' ? o['User'] : '',
+      WorkingDir: typeof o['WorkingDir'] === 'string' ? o['WorkingDir'] : '',
+      Tty: o['Tty'] === true,
+      Privileged: o['Privileged'] === true,
+      AttachStdin: o['AttachStdin'] === true,
+      AttachStdout: o['AttachStdout'] === true,
+      AttachStderr: o['AttachStderr'] === true,
+      DetachKeys: typeof o['DetachKeys'] === 'string' ? o['DetachKeys'] : '',
+      Running: false,
+      ExitCode: null,
+      Pid: 0,
+      ConsoleSize: Array.isArray(cs) && cs.length === 2 && typeof cs[0] === 'number' && typeof cs[1] === 'number' ? [cs[0], cs[1]] : null,
+      started: false,
+      dir: join(this.bundle(l.rec.Id), 'exec', ''),
+    };
+    e.dir = join(this.d.runRoot, `x${e.ID.slice(0, 12)}`);
+    this.execs.set(e.ID, e);
+    l.execIds.add(e.ID);
+    this.d.events.publish('container', `exec_create: ${cmd.join(' ')}`, l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID });
+    return e.ID;
+  }
+
+  getExec(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (e === undefined) throw new NotFoundError(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  /**
+   * Starts an exec. With `io`, output is delivered there and stdin read from
+   * it; resolves with the exit code once the process has ended (recorded
+   * before the caller closes the stream, as clients inspect right after EOF).
+   */
+  async execStart(ctx: Ctx, id: string, io: { write(stream: 1 | 2, data: Buffer): void; stdin?: Readable } | undefined, tty?: boolean): Promise<number> {
+    const e = this.getExec(id);
+    if (e.started) throw new ConflictError(`Error: Exec command ${id} has already run`);
+    const l = this.get(e.ContainerID);
+    if (l.rec.State.Status !== 'running') throw new ConflictError(`Container ${l.rec.Id} is not running`);
+    e.started = true;
+    if (tty !== undefined) e.Tty = tty;
+    const spec = JSON.parse(await readFile(join(this.bundle(l.rec.Id), 'config.json'), 'utf8')) as OciSpec;
+    const user = e.User !== '' ? await resolveUser(this.rootfs(l.rec.Id), e.User) : undefined;
+    const proc = generateExecProcess(spec, {
+      Cmd: e.Cmd,
+      Env: e.Env,
+      ...(user !== undefined ? { user } : {}),
+      WorkingDir: e.WorkingDir,
+      Tty: e.Tty,
+      Privileged: e.Privileged,
+      ConsoleSize: e.ConsoleSize,
+    }, this.d.host.lastCap);
+    await mkdir(e.dir, { recursive: true, mode: 0o700 });
+    this.d.events.publish('container', `exec_start: ${e.Cmd.join(' ')}`, l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID });
+    try {
+      const session = await this.d.conmon.exec({ id: l.rec.Id, execId: e.ID, dir: e.dir, process: proc, attach: io !== undefined, stdin: e.AttachStdin });
+      e.Running = true;
+      e.Pid = session.pid;
+      e.resize = (h, w) => this.d.conmon.resize(e.dir, h, w);
+      if (session.attach !== undefined && io !== undefined) {
+        const a = session.attach;
+        a.output.on('data', (c: { stream: 1 | 2; data: Buffer }) => io.write(c.stream, c.data));
+        if (io.stdin !== undefined && e.AttachStdin) {
+          io.stdin.on('data', (b: Buffer) => a.stdin.write(b));
+          io.stdin.on('end', () => a.stdin.end());
+        } else a.stdin.end();
+        const outputDone = new Promise<void>((r) => {
+          a.output.once('end', r);
+          a.output.once('close', r);
+        });
+        const code = await session.exit;
+        await Promise.race([outputDone, sleep(2000)]);
+        a.close();
+        this.finishExec(e, l, code);
+        return code;
+      }
+      void session.exit.then((code) => this.finishExec(e, l, code));
+      return 0;
+    } catch (err) {
+      if (err instanceof RuntimeStartError) {
+        // Docker: exec start is 200; the error text arrives on stdout and ExitCode is 126/127.
+        io?.write(1, Buffer.from(`${err.message}\r\n`));
+        this.finishExec(e, l, err.exitCode);
+        return err.exitCode;
+      }
+      e.Running = false;
+      throw err;
+    } finally {
+      void ctx;
+    }
+  }
+
+  private finishExec(e: ExecRecord, l: Live, code: number): void {
+    e.Running = false;
+    e.ExitCode = code;
+    void rm(e.dir, { recursive: true, force: true });
+    this.d.events.publish('container', 'exec_die', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID, exitCode: String(code) });
+  }
+
+  execInspect(id: string): Record<string, unknown> {
+    const e = this.getExec(id);
+    return {
+      CanRemove: false,
+      ContainerID: e.ContainerID,
+      DetachKeys: e.DetachKeys,
+      ExitCode: e.ExitCode,
+      ID: e.ID,
+      OpenStderr: e.AttachStderr,
+      OpenStdin: e.AttachStdin,
+      OpenStdout: e.AttachStdout,
+      ProcessConfig: { arguments: e.Cmd.slice(1), entrypoint: e.Cmd[0], privileged: e.Privileged, tty: e.Tty, ...(e.User !== '' ? { user: e.User } : {}) },
+      Running: e.Running,
+      Pid: e.Pid,
+    };
+  }
+
+  // --- health -------------------------------------------------------------------
+
+  private startHealth(ctx: Ctx, l: Live): void {
+    const hc = l.rec.Config.Healthcheck;
+    if (hc?.Test === undefined || hc.Test.length === 0 || hc.Test[0] === 'NONE') return;
+    const interval = (hc.Interval ?? 30e9) / 1e6;
+    const timeout = (hc.Timeout ?? 30e9) / 1e6;
+    const retries = hc.Retries ?? 3;
+    const startPeriod = (hc.StartPeriod ?? 0) / 1e6;
+    const started = Date.now();
+    const cmd = hc.Test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', hc.Test.slice(1).join(' ')] : hc.Test.slice(1);
+    const probe = async (): Promise<void> => {
+      if (l.rec.State.Status !== 'running') return;
+      const h = l.rec.State.Health;
+      if (h === undefined) return;
+      const start = new Date();
+      let out = '';
+      let code: number;
+      try {
+        const id = this.execCreate(l.rec.Id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+        code = await Promise.race([
+          this.execStart(ctx, id, { write: (_s, d) => (out = (out + d.toString()).slice(-4096)) }),
+          sleep(timeout).then(() => -1),
+        ]);
+        this.execs.delete(id);
+        l.execIds.delete(id);
+      } catch (e) {
+        code = -1;
+        out = errorMessage(e);
+      }
+      h.Log = [...h.Log.slice(-4), { Start: start.toISOString(), End: new Date().toISOString(), ExitCode: code, Output: out }];
+      if (code === 0) {
+        h.FailingStreak = 0;
+        if (h.Status !== 'healthy') this.d.events.publish('container', 'health_status: healthy', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+        h.Status = 'healthy';
+      } else if (Date.now() - started >= startPeriod || h.Status !== 'starting') {
+        h.FailingStreak++;
+        if (h.FailingStreak >= retries && h.Status !== 'unhealthy') {
+          h.Status = 'unhealthy';
+          this.d.events.publish('container', 'health_status: unhealthy', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name });
+        }
+      }
+      this.save(l.rec);
+    };
+    l.healthTimer = setInterval(() => void probe(), Math.max(interval, 100));
+    l.healthTimer.unref();
+  }
+
+  // --- inspection ----------------------------------------------------------------
+
+  inspect(ref: string): Record<string, unknown> {
+    const l = this.get(ref);
+    const r = l.rec;
+    const s = r.State;
+    const state: Record<string, unknown> = {
+      Status: s.Status,
+      Running: s.Status === 'running' || s.Status === 'paused',
+      Paused: s.Status === 'paused',
+      Restarting: s.Status === 'restarting',
+      OOMKilled: s.OOMKilled,
+      Dead: s.Status === 'dead',
+      Pid: s.Pid,
+      ExitCode: s.ExitCode,
+      Error: s.Error,
+      StartedAt: s.StartedAt,
+      FinishedAt: s.FinishedAt,
+    };
+    if (s.Health !== undefined) state['Health'] = s.Health;
+    const dir = this.stateDir(r.Id);
+    const hc = r.HostConfig;
+    return {
+      Id: r.Id,
+      Created: r.Created,
+      Path: r.Path,
+      Args: r.Args,
+      State: state,
+      Image: r.Image,
+      ResolvConfPath: join(dir, 'resolv.conf'),
+      HostnamePath: join(dir, 'hostname'),
+      HostsPath: join(dir, 'hosts'),
+      LogPath: this.logPath(r.Id),
+      Name: `/${r.Name}`,
+      RestartCount: r.RestartCount,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: l.execIds.size > 0 ? [...l.execIds] : null,
+      HostConfig: {
+        ...hc,
+        ContainerIDFile: '',
+        VolumeDriver: '',
+        CgroupnsMode: 'host',
+        Cgroup: '',
+        Links: null,
+        UsernsMode: '',
+        Isolation: '',
+        CgroupParent: '',
+        BlkioWeight: 0,
+        MemorySwappiness: null,
+        OomKillDisable: false,
+        MaskedPaths: hc.Privileged ? null : ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'],
+        ReadonlyPaths: hc.Privileged ? null : ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      },
+      GraphDriver: { Data: { MergedDir: this.rootfs(r.Id), UpperDir: this.d.snapshots.upperDir(r.Id) }, Name: 'overlay2' },
+      Mounts: this.mountPoints(r),
+      Config: r.Config,
+      NetworkSettings: this.networkSettings(r),
+    };
+  }
+
+  private mountPoints(r: ContainerRecord): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const b of r.HostConfig.Binds ?? []) {
+      const [src, dst, mode = ''] = b.split(':');
+      out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
+    }
+    for (const m of r.HostConfig.Mounts ?? []) {
+      out.push({ Type: m.Type, Source: m.Source, Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
+    }
+    return out;
+  }
+
+  private networkSettings(r: ContainerRecord): Record<string, unknown> {
+    const mode = r.HostConfig.NetworkMode;
+    const netName = mode === 'default' ? 'bridge' : mode;
+    const networks: Record<string, unknown> = {};
+    if (!mode.startsWith('container:')) {
+      networks[netName] = {
+        IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+      };
+    }
+    return {
+      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
+      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networks,
+    };
+  }
+
+  /** GET /containers/json entries. */
+  summary(r: ContainerRecord): Record<string, unknown> {
+    const img = this.d.images.index.byId(r.Image as Parameters<ImageService['index']['byId']>[0]);
+    const command = [r.Path, ...r.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
+    return {
+      Id: r.Id,
+      Names: [`/${r.Name}`],
+      Image: img !== undefined ? r.Config.Image : r.Image,
+      ImageID: r.Image,
+      Command: command,
+      Created: Math.floor(Date.parse(r.Created) / 1000),
+      Ports: [],
+      Labels: r.Config.Labels,
+      State: r.State.Status,
+      Status: humanStatus(r),
+      HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
+      NetworkSettings: { Networks: this.networkSettings(r)['Networks'] },
+      Mounts: this.mountPoints(r).map((m) => ({ ...m, Name: undefined })),
+    };
+  }
+
+  list(opts: { all: boolean; limit: number; filters: ReadonlyMap<string, readonly string[]>; size: boolean; latestOnly: boolean }): Record<string, unknown>[] {
+    const f = opts.filters;
+    for (const k of f.keys()) {
+      if (!['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'health', 'network', 'volume', 'publish', 'expose', 'is-task', 'isolation'].includes(k)) {
+        throw new InvalidArgumentError(`Invalid filter '${k}'`);
+      }
+    }
+    const statuses = f.get('status');
+    for (const s of statuses ?? []) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) throw new InvalidArgumentError(`Invalid filter 'status=${s}'`);
+    }
+    const all = opts.all || statuses !== undefined || f.has('exited');
+    let recs = [...this.live.values()].map((l) => l.rec).sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+    const before = f.get('before')?.[0];
+    const since = f.get('since')?.[0];
+    if (before !== undefined) {
+      const b = this.get(before).rec.Created;
+      recs = recs.filter((r) => r.Created < b);
+    }
+    if (since !== undefined) {
+      const s = this.get(since).rec.Created;
+      recs = recs.filter((r) => r.Created > s);
+    }
+    const out: Record<string, unknown>[] = [];
+    for (const r of recs) {
+      if (!all && !isRunning(r.State)) continue;
+      if (statuses !== undefined && !statuses.includes(r.State.Status)) continue;
+      const ids = f.get('id');
+      if (ids !== undefined && !ids.some((i) => r.Id.startsWith(i))) continue;
+      const names = f.get('name');
+      if (names !== undefined && !names.some((n) => new RegExp(n.replace(/^\//, '')).test(r.Name))) continue;
+      const labels = f.get('label');
+      if (labels !== undefined && !labels.every((w) => { const i = w.indexOf('='); return i === -1 ? w in r.Config.Labels : r.Config.Labels[w.slice(0, i)] === w.slice(i + 1); })) continue;
+      const exited = f.get('exited');
+      if (exited !== undefined && !(r.State.Status === 'exited' && exited.includes(String(r.State.ExitCode)))) continue;
+      const anc = f.get('ancestor');
+      if (anc !== undefined && !anc.some((a) => { const img = this.d.images.index.find(a); return img !== undefined && img.record.id === r.Image; })) continue;
+      const health = f.get('health');
+      if (health !== undefined && !health.includes(r.State.Health?.Status ?? 'none')) continue;
+      out.push(this.summary(r));
+      if (opts.latestOnly) break;
+      if (opts.limit > 0 && out.length >= opts.limit) break;
+    }
+    return out;
+  }
+
+  async top(ref: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const l = this.get(ref);
+    if (l.rec.State.Status !== 'running' && l.rec.State.Status !== 'paused') throw new ConflictError(`Container ${l.rec.Id} is not running`);
+    const pids = await this.d.runc.ps(l.rec.Id);
+    const { run } = await import('../base/exec.js');
+    const args = psArgs === '' ? ['-ef'] : psArgs.split(/\s+/);
+    const r = await run('ps', args, { allowFailure: true });
+    const lines = r.stdout.split('\n').filter((x) => x.trim() !== '');
+    const titles = (lines[0] ?? '').trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol === -1) throw new InternalError(`Couldn't find PID field in ps output`);
+    const procs: string[][] = [];
+    for (const line of lines.slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const fixed = cols.slice(0, titles.length - 1);
+      fixed.push(cols.slice(titles.length - 1).join(' '));
+      if (pids.includes(Number(fixed[pidCol]))) procs.push(fixed);
+    }
+    return { Titles: titles, Processes: procs };
+  }
+
+  async stats(ref: string): Promise<DockerStats> {
+    const l = this.get(ref);
+    const st = await readStats({ cgroupPath: `/berth/${l.rec.Id}`, id: l.rec.Id, name: `/${l.rec.Name}`, ...(l.statsPrev !== undefined ? { previous: l.statsPrev } : {}) });
+    l.statsPrev = st;
+    return st;
+  }
+
+  isRunning(ref: string): boolean {
+    return isRunning(this.get(ref).rec.State);
+  }
+
+  async prune(ctx: Ctx, filters: ReadonlyMap<string, readonly string[]>): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    const deleted: string[] = [];
+    let space = 0;
+    for (const l of [...this.live.values()]) {
+      if (isRunning(l.rec.State)) continue;
+      const labels = filters.get('label');
+      if (labels !== undefined && !labels.every((w) => { const i = w.indexOf('='); return i === -1 ? w in l.rec.Config.Labels : l.rec.Config.Labels[w.slice(0, i)] === w.slice(i + 1); })) continue;
+      space += await this.d.snapshots.usage(l.rec.Id).catch(() => 0);
+      await this.remove(ctx, l.rec.Id, { force: false, volumes: false }).then(() => deleted.push(l.rec.Id), () => {});
+    }
+    return { ContainersDeleted: deleted.length > 0 ? deleted : null, SpaceReclaimed: space };
+  }
+
+  counts(): { containers: number; running: number; paused: number; stopped: number } {
+    let running = 0;
+    let paused = 0;
+    for (const l of this.live.values()) {
+      if (l.rec.State.Status === 'running' || l.rec.State.Status === 'restarting') running++;
+      else if (l.rec.State.Status === 'paused') paused++;
+    }
+    return { containers: this.live.size, running, paused, stopped: this.live.size - running - paused };
+  }
+
+  /** The daemon is shutting down: containers keep running (live restore); stop watching. */
+  close(): void {
+    this.stopping = true;
+    for (const l of this.live.values()) {
+      if (l.restartTimer !== undefined) clearTimeout(l.restartTimer);
+      if (l.healthTimer !== undefined) clearInterval(l.healthTimer);
+      l.session?.close();
+    }
+    this.d.conmon.close();
+  }
+
+  /** Bytes, for stdin streams that must be created by the API layer. */
+  static passThrough(): PassThrough {
+    return new PassThrough();
+  }
+}
+
+function mergeEnvList(base: readonly string[], over: readonly string[]): string[] {
+  const out = [...base];
+  for (const e of over) {
+    const k = e.split('=')[0];
+    const i = out.findIndex((x) => x.split('=')[0] === k);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+async function resolvConfFor(rec: ContainerRecord, hostNet: boolean): Promise<string> {
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const hc = rec.HostConfig;
+  let lines = host.split('\n');
+  if (!hostNet) {
+    // Loopback resolvers of the host are unreachable from the container's namespace.
+    lines = lines.filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  }
+  if (hc.Dns.length > 0) lines = lines.filter((l) => !/^\s*nameserver\s/.test(l)).concat(hc.Dns.map((d) => `nameserver ${d}`));
+  if (hc.DnsSearch.length > 0) lines = lines.filter((l) => !/^\s*(search|domain)\s/.test(l)).concat([`search ${hc.DnsSearch.join(' ')}`]);
+  if (hc.DnsOptions.length > 0) lines = lines.filter((l) => !/^\s*options\s/.test(l)).concat([`options ${hc.DnsOptions.join(' ')}`]);
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l)) && !hostNet) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  return lines.filter((l, i, a) => !(l === '' && i === a.length - 1)).join('\n') + '\n';
+}
+
+async function unmountQuiet(sys: Sys, target: string): Promise<void> {
+  try {
+    unmountAll(sys, target);
+  } catch {
+    // not mounted
+  }
+}
+
+function parseSize(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(v.trim());
+  if (m === null) throw new InvalidArgumentError(`invalid max-size: ${v}`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+export type { Writable };
