@@ -115,17 +115,17 @@ export class ContainerService {
 
   // --- persistence --------------------------------------------------------
 
-  private save(rec: ContainerRecord): void {
+  save(rec: ContainerRecord): void {
     this.d.table.put(rec.Id, rec.Name, JSON.stringify(rec));
   }
 
-  private bundle(id: string): string {
+  bundle(id: string): string {
     return join(this.d.runRoot, id);
   }
-  private rootfs(id: string): string {
+  rootfs(id: string): string {
     return join(this.d.runRoot, id, 'rootfs');
   }
-  private stateDir(id: string): string {
+  stateDir(id: string): string {
     return join(this.d.stateRoot, id);
   }
   logPath(id: string): string {
