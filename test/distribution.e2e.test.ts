@@ -1,0 +1,284 @@
+/**
+ * Registry issue, pull and push end to end: a real berthd driven by the
+ * docker CLI 28, against Debian's docker-registry (Distribution 2.8), berth's
+ * own registry, and a small in-test registry that lies or crawls (corrupt
+ * blobs, platform indexes, a pull interrupted by kill -9 and resumed).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { digestOf } from '../src/base/digest.js';
+import { run } from '../src/base/exec.js';
+import { MediaType } from '../src/oci/mediatypes.js';
+import { startFakeRegistry, type FakeRegistry } from '../src/remotes/fakeregistry.js';
+import { startDaemon, docker, api, DOCKER, type TestDaemon } from './helpers/daemon.js';
+import { busyboxLayer, layerTar, writeDockerArchive, randomLayer } from './helpers/images.js';
+
+let d: TestDaemon;
+let tmp: string;
+const cleanups: (() => Promise<void>)[] = [];
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+/** Debian's docker-registry on 127.0.0.1, optionally behind htpasswd basic auth. */
+async function startDockerRegistry(htpasswd?: string): Promise<string> {
+  const dir = await mkdtemp(join(tmp, 'reg-'));
+  const port = await freePort();
+  let cfg = `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`;
+  if (htpasswd !== undefined) {
+    await writeFile(join(dir, 'htpasswd'), htpasswd);
+    cfg += `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${dir}/htpasswd\n`;
+  }
+  await writeFile(join(dir, 'config.yml'), cfg);
+  const proc: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  cleanups.push(async () => {
+    if (proc.exitCode === null) {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await gone;
+    }
+  });
+  for (let i = 0; i < 100; i++) {
+    const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/v2/`], { allowFailure: true });
+    if (r.stdout === '200' || r.stdout === '401') return `127.0.0.1:${port}`;
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  throw new Error(`docker-registry did not start: ${err}`);
+}
+
+const haveRegistry = existsSync('/usr/bin/docker-registry');
+let archive: string;
+let imageId: string;
+let archive2: string;
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'berth-dist-'));
+  const bb = await busyboxLayer();
+  archive = join(tmp, 'x.tar');
+  [imageId] = (await writeDockerArchive(archive, [{ tags: ['dist-x:1'], layers: [bb, layerTar([{ name: 'x.txt', data: Buffer.from('x\n') }])] }])) as [string];
+  archive2 = join(tmp, 'z.tar');
+  await writeDockerArchive(archive2, [{ tags: ['dist-z:1'], layers: [bb, randomLayer(300_000, 2)] }]);
+  d = await startDaemon();
+});
+
+after(async () => {
+  await d?.stop();
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await rm(tmp, { recursive: true, force: true });
+});
+
+test('push, pull back, push again, up to date, shared layers, missing tag (docker-registry)', { skip: !haveRegistry && 'docker-registry is not installed' }, async () => {
+  const reg = await startDockerRegistry();
+  const name = `${reg}/t/x:1`;
+  assert.equal((await docker(d.host, ['load', '-i', archive])).code, 0);
+  assert.equal((await docker(d.host, ['tag', 'dist-x:1', name])).code, 0);
+  const push = await docker(d.host, ['push', name]);
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, new RegExp(`The push refers to repository \\[${reg}/t/x\\]`));
+  assert.match(push.stdout, /: Pushed/);
+  const pushed = /1: digest: (sha256:[0-9a-f]{64}) size: (\d+)/.exec(push.stdout);
+  assert.ok(pushed !== null, push.stdout);
+
+  const again = await docker(d.host, ['push', name]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((again.stdout.match(/Layer already exists/g) ?? []).length, 2, again.stdout);
+  assert.match(again.stdout, new RegExp(`1: digest: ${pushed[1]} size: ${pushed[2]}`));
+
+  assert.equal((await docker(d.host, ['rmi', name, 'dist-x:1'])).code, 0);
+  const pull = await docker(d.host, ['pull', name]);
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, /1: Pulling from t\/x/);
+  assert.match(pull.stdout, /Pull complete/);
+  assert.match(pull.stdout, new RegExp(`Digest: ${pushed[1]}`));
+  assert.match(pull.stdout, new RegExp(`Status: Downloaded newer image for ${name}`));
+  const id = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}} {{json .RepoDigests}}', name]);
+  assert.equal(id.stdout.trim(), `${imageId} ["${reg}/t/x@${pushed[1]}"]`);
+
+  const upToDate = await docker(d.host, ['pull', name]);
+  assert.equal(upToDate.code, 0);
+  assert.match(upToDate.stdout, new RegExp(`Status: Image is up to date for ${name}`));
+  assert.doesNotMatch(upToDate.stdout, /Pull complete/);
+
+  // A second image on the same base: the base layer is not fetched again.
+  assert.equal((await docker(d.host, ['load', '-i', archive2])).code, 0);
+  assert.equal((await docker(d.host, ['tag', 'dist-z:1', `${reg}/t/z:1`])).code, 0);
+  assert.equal((await docker(d.host, ['push', `${reg}/t/z:1`])).code, 0);
+  assert.equal((await docker(d.host, ['rmi', `${reg}/t/z:1`, 'dist-z:1'])).code, 0);
+  const z = await docker(d.host, ['pull', `${reg}/t/z:1`]);
+  assert.equal(z.code, 0, z.stderr);
+  assert.equal((z.stdout.match(/Already exists/g) ?? []).length, 1, z.stdout);
+  assert.equal((z.stdout.match(/Pull complete/g) ?? []).length, 1, z.stdout);
+
+  // Missing: Docker's 404 before any stream output.
+  const missing = await api(d.socket, 'POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${reg}/nosuch`)}&tag=v1`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(JSON.parse(missing.body), { message: `manifest for ${reg}/nosuch:v1 not found: manifest unknown: manifest unknown` });
+  const cli = await docker(d.host, ['pull', `${reg}/nosuch:v1`]);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, new RegExp(`Error response from daemon: manifest for ${reg}/nosuch:v1 not found: manifest unknown: manifest unknown`));
+
+  // The raw stream: \r\n-terminated JSON messages with dockerd's fields.
+  const raw = await api(d.socket, 'POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${reg}/t/x`)}&tag=1`);
+  assert.equal(raw.status, 200);
+  assert.deepEqual(raw.body.split('\r\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown), [
+    { status: 'Pulling from t/x', id: '1' },
+    { status: `Digest: ${pushed[1]}` },
+    { status: `Status: Image is up to date for ${name}` },
+  ]);
+});
+
+test('htpasswd registry: push needs docker login (POST /auth)', { skip: !haveRegistry && 'docker-registry is not installed' }, async (t) => {
+  const h = await run('htpasswd', ['-Bbn', 'bob', 'hunter2'], { allowFailure: true });
+  if (h.code !== 0) {
+    t.skip('htpasswd (apache2-utils) is not installed');
+    return;
+  }
+  const reg = await startDockerRegistry(h.stdout);
+  const cfgDir = await mkdtemp(join(tmp, 'dockercfg-'));
+  await mkdir(cfgDir, { recursive: true });
+  const cli = (args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(DOCKER, args, { allowFailure: true, env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfgDir }, ...(input !== undefined ? { input } : {}) });
+  const name = `${reg}/private/x:1`;
+  await cli(['load', '-i', archive]);
+  assert.equal((await cli(['tag', 'dist-x:1', name])).code, 0);
+  const denied = await cli(['push', name]);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stdout + denied.stderr, /no basic auth credentials/);
+  const wrong = await cli(['login', reg, '-u', 'bob', '--password-stdin'], 'nope\n');
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /401 Unauthorized/);
+  const login = await cli(['login', reg, '-u', 'bob', '--password-stdin'], 'hunter2\n');
+  assert.equal(login.code, 0, login.stderr);
+  assert.match(login.stdout, /Login Succeeded/);
+  const push = await cli(['push', name]);
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, /1: digest: sha256:/);
+  assert.equal((await cli(['rmi', name])).code, 0);
+  const pull = await cli(['pull', name]);
+  assert.equal(pull.code, 0, pull.stderr);
+});
+
+test("push and pull through berth's own registry", async (t) => {
+  let mod: typeof import('../src/registry/index.js');
+  try {
+    mod = await import('../src/registry/index.js');
+  } catch (e) {
+    t.skip(`berth registry not available: ${String(e)}`);
+    return;
+  }
+  const reg = mod.createRegistry({ root: join(tmp, 'berth-registry') });
+  const addr = await reg.listen(0, '127.0.0.1');
+  cleanups.push(() => reg.close());
+  const name = `127.0.0.1:${addr.port}/own/x:1`;
+  await docker(d.host, ['load', '-i', archive]);
+  assert.equal((await docker(d.host, ['tag', 'dist-x:1', name])).code, 0);
+  const push = await docker(d.host, ['push', name]);
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal((await docker(d.host, ['rmi', name])).code, 0);
+  const pull = await docker(d.host, ['pull', name]);
+  assert.equal(pull.code, 0, pull.stderr);
+  const id = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', name]);
+  assert.equal(id.stdout.trim(), imageId);
+  await reg.close();
+});
+
+/** Serves an image (docker schema2, gzip layers) from a fake registry; returns its config digest. */
+function serveImage(fake: FakeRegistry, repo: string, tag: string, layers: Buffer[], opts: { arch?: string; corrupt?: number } = {}): { id: string; manifest: Buffer } {
+  const gz = layers.map((l) => gzipSync(l, { level: 1 }));
+  const config = Buffer.from(JSON.stringify({ architecture: opts.arch ?? 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => digestOf(l)) } }));
+  const cd = fake.blob(config);
+  const descs = gz.map((g, i) => {
+    let served: Buffer | undefined;
+    if (opts.corrupt === i) {
+      served = Buffer.from(g);
+      for (let k = 100; k < served.length; k += 997) served[k] = served[k]! ^ 0xff;
+    }
+    return { mediaType: MediaType.dockerLayerGzip, digest: fake.blob(g, served), size: g.length };
+  });
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, digest: cd, size: config.length }, layers: descs }));
+  fake.manifest(repo, tag, manifest, MediaType.dockerManifest);
+  return { id: cd, manifest };
+}
+
+test('a registry serving bytes that do not match the digest is refused; nothing is registered', async () => {
+  const fake = await startFakeRegistry();
+  cleanups.push(() => fake.close());
+  serveImage(fake, 'bad/img', '1', [layerTar([{ name: 'a', data: Buffer.from('a') }]), randomLayer(200_000, 2)], { corrupt: 1 });
+  const r = await docker(d.host, ['pull', `${fake.host}/bad/img:1`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /filesystem layer verification failed for digest sha256:[0-9a-f]{64}/);
+  const ls = await docker(d.host, ['images', '-q', `${fake.host}/bad/img`]);
+  assert.equal(ls.stdout.trim(), '');
+  await fake.close();
+});
+
+test('an index: the host platform by default, --platform picks another', async () => {
+  const fake = await startFakeRegistry();
+  cleanups.push(() => fake.close());
+  const amd = serveImage(fake, 'multi/img', 'amd64-only', [layerTar([{ name: 'amd', data: Buffer.from('amd64') }])], { arch: 'amd64' });
+  const arm = serveImage(fake, 'multi/img', 'arm64-only', [layerTar([{ name: 'arm', data: Buffer.from('arm64') }])], { arch: 'arm64' });
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: [
+      { mediaType: MediaType.dockerManifest, digest: digestOf(amd.manifest), size: amd.manifest.length, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: MediaType.dockerManifest, digest: digestOf(arm.manifest), size: arm.manifest.length, platform: { os: 'linux', architecture: 'arm64' } },
+    ],
+  }));
+  const indexDigest = fake.manifest('multi/img', '1', index, MediaType.ociIndex);
+  fake.manifest('multi/img', '2', index, MediaType.ociIndex);
+  const def = await docker(d.host, ['pull', `${fake.host}/multi/img:2`]);
+  assert.equal(def.code, 0, def.stderr);
+  if (process.arch === 'x64') assert.equal((await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', `${fake.host}/multi/img:2`])).stdout.trim(), amd.id);
+  const r = await docker(d.host, ['pull', '--platform', 'linux/arm64', `${fake.host}/multi/img:1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}} {{.Architecture}} {{json .RepoDigests}}', `${fake.host}/multi/img:1`]);
+  // The repo digest is the index's, as dockerd records it.
+  assert.equal(insp.stdout.trim(), `${arm.id} arm64 ["${fake.host}/multi/img@${indexDigest}"]`);
+  // A document claiming to be a manifest while its body says index is refused.
+  fake.manifest('multi/img', 'liar', index, MediaType.dockerManifest);
+  const liar = await docker(d.host, ['pull', `${fake.host}/multi/img:liar`]);
+  assert.notEqual(liar.code, 0);
+  assert.match(liar.stderr, /media type mismatch/);
+  await fake.close();
+});
+
+test('a pull killed (-9) mid-download resumes from the ingest offset with Range', async () => {
+  const fake = await startFakeRegistry({ throttle: 2 * 1024 * 1024 });
+  cleanups.push(() => fake.close());
+  const big = randomLayer(6 * 1024 * 1024, 2);
+  const { id } = serveImage(fake, 'slow/img', '1', [big]);
+  const ref = `${fake.host}/slow/img`;
+  // Not awaited: the daemon dies under it.
+  const first = api(d.socket, 'POST', `/v1.41/images/create?fromImage=${encodeURIComponent(ref)}&tag=1`).catch(() => undefined);
+  const layerGets = (): { range: string | undefined }[] => fake.requests.filter((q) => q.method === 'GET' && q.url.includes('/blobs/') && !q.url.includes(id.slice(7))).map((q) => ({ range: q.headers.range }));
+  for (let i = 0; i < 100 && layerGets().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 1500));
+  await d.kill9();
+  await first;
+  await d.restart();
+  const r = await docker(d.host, ['pull', `${ref}:1`]);
+  assert.equal(r.code, 0, r.stderr);
+  const gets = layerGets();
+  assert.equal(gets.length, 2, JSON.stringify(gets));
+  assert.equal(gets[0]!.range, undefined);
+  const m = /^bytes=(\d+)-$/.exec(gets[1]!.range ?? '');
+  assert.ok(m !== null && Number(m[1]) > 256 * 1024, `resumed with ${gets[1]!.range}`);
+  const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', `${ref}:1`]);
+  assert.equal(insp.stdout.trim(), id);
+  await fake.close();
+});
