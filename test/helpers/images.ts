@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { run } from '../../src/base/exec.js';
 import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from '../../src/snapshots/tar.js';
 
 export interface LayerEntry {
@@ -46,10 +47,13 @@ export function layerTar(entries: readonly LayerEntry[]): Buffer {
 
 export async function busyboxLayer(): Promise<Buffer> {
   const bin = await readFile('/bin/busybox');
+  // Every applet this busybox has, as `busybox --install -s` would link them.
+  const listed = (await run('/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
+  const applets = [...new Set([...APPLETS, ...listed])].sort();
   const entries: LayerEntry[] = [
     { name: 'bin/', type: 'dir' },
     { name: 'bin/busybox', data: bin, mode: 0o755 },
-    ...APPLETS.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
+    ...applets.map((a): LayerEntry => ({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox' })),
     { name: 'etc/', type: 'dir' },
     { name: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n') },
     { name: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\napp:x:1000:\n') },

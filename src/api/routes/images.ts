@@ -108,9 +108,8 @@ export function imageRoutes(d: ImageRouteDeps): Route[] {
           }
           return;
         }
-        if (from === '') throw new InvalidArgumentError('"fromImage" or "fromSrc" must be given');
-        // Pulling comes with the registry issue; until then say so in Docker's shape.
-        throw new NotFoundError(`pull access denied for ${from}, repository does not exist or may require 'docker login': berth cannot pull yet`);
+        // Pulls (fromImage) are served by the distribution routes, registered first.
+        throw new InvalidArgumentError(from === '' ? '"fromImage" or "fromSrc" must be given' : 'pull is handled by the distribution routes');
       },
     },
     {
