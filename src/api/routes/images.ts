@@ -1,6 +1,7 @@
 /**
  * /images/* and /system/df: the Engine API's image endpoints over the
- * ImageService. Handlers parse and validate the request, call the service,
+ * ImageService (pull, push and import through /images/create live in
+ * distribution.ts). Handlers parse and validate the request, call the service,
  * and shape nothing themselves beyond what the wire needs.
  */
 import { pipeline } from 'node:stream/promises';
@@ -11,9 +12,8 @@ import type { LeaseManager } from '../../content/leases.js';
 import type { ImageTable } from '../../metadata/images.js';
 import { loadArchive } from '../../images/archive/load.js';
 import { saveArchive, type SaveItem } from '../../images/archive/save.js';
-import { importRootfs } from '../../images/import.js';
 import type { ImageService } from '../../images/service.js';
-import { fullString, parseReference, withDefaultTag, isValidTag, withTag } from '../../oci/reference.js';
+import { fullString, parseReference, withDefaultTag } from '../../oci/reference.js';
 import type { Route } from '../router.js';
 
 export interface ImageRouteDeps {
@@ -69,47 +69,6 @@ export function imageRoutes(d: ImageRouteDeps): Route[] {
           req.ctx.log.warn('image save failed', { err: errorMessage(e) });
           res.destroy();
         });
-      },
-    },
-    {
-      method: 'POST',
-      path: '/images/create',
-      handler: async (req, res) => {
-        const from = req.query.str('fromImage') ?? '';
-        const src = req.query.str('fromSrc') ?? '';
-        if (src !== '') {
-          // import: fromSrc=- reads the body; a URL is refused (no outside network here).
-          if (src !== '-') throw new InvalidArgumentError('importing from a URL is not supported; pipe the tarball with fromSrc=-');
-          const repo = req.query.str('repo') ?? '';
-          const tag = req.query.str('tag') ?? '';
-          let full: string | undefined;
-          if (repo !== '') {
-            let ref = parseReference(repo);
-            if (tag !== '') {
-              if (!isValidTag(tag)) throw new InvalidArgumentError('invalid tag format');
-              ref = withTag(ref, tag);
-            }
-            full = fullString(withDefaultTag(ref));
-          }
-          const changes = req.query.strs('changes');
-          const platform = req.query.str('platform');
-          const out = res.jsonStream({ terminator: '\r\n' });
-          try {
-            const id = await importRootfs(req.ctx, { images: d.images, content: d.content, leases: d.leases }, req.raw, {
-              ...(full !== undefined ? { tag: full } : {}),
-              changes,
-              message: req.query.str('message') ?? '',
-              ...(platform !== undefined && platform !== '' ? {} : {}),
-            });
-            out.write({ status: id });
-            out.end();
-          } catch (e) {
-            out.error(errorMessage(e));
-          }
-          return;
-        }
-        // Pulls (fromImage) are served by the distribution routes, registered first.
-        throw new InvalidArgumentError(from === '' ? '"fromImage" or "fromSrc" must be given' : 'pull is handled by the distribution routes');
       },
     },
     {
