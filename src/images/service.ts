@@ -10,11 +10,11 @@
  * transaction. A kill -9 anywhere leaves at worst unreferenced blobs and
  * layers, which the collector removes.
  */
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
 import { autoDecompress, decompressStream } from '../base/compress.js';
 import type { Digest } from '../base/digest.js';
-import { DigestStream, shortId } from '../base/digest.js';
+import { shortId } from '../base/digest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError, errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import type { ContentStore } from '../content/types.js';
@@ -27,7 +27,7 @@ import { layerCompression, MediaType } from '../oci/mediatypes.js';
 import { familiarName, familiarString, fullString, parseReference, withDefaultTag, withTag, isValidTag } from '../oci/reference.js';
 import type { ImageConfig, ImageManifest, Descriptor } from '../oci/types.js';
 import { parseImageConfig, parseImageManifest } from '../oci/validate.js';
-import type { Snapshotter } from '../snapshots/types.js';
+import type { ApplyLayerOptions, Snapshotter, StagedLayer } from '../snapshots/types.js';
 import { dockerContainerConfig, historyOf, unixSeconds, ZERO_TIME, type HistoryItem } from './docker-json.js';
 import { boolFilter, checkFilters, createdMs, matchLabels, matchReference, timeBound, type Filters } from './filters.js';
 import { familiarRef, ImageIndex, type Image } from './store.js';
@@ -37,6 +37,12 @@ export interface ImageUsage {
   containersUsing(imageId: Digest): { id: string; running: boolean }[];
   /** Chain IDs that containers' snapshots stand on (kept even if no image needs them). */
   layersInUse(): Iterable<string>;
+}
+
+/** Layers a loader unpacked while their blobs streamed in, by blob digest. */
+export interface StagedLayers {
+  /** The staged copy of `blob`, handed over once (later uses unpack from the store). */
+  take(blob: Digest): StagedLayer | undefined;
 }
 
 export interface ImageServiceDeps {
@@ -105,7 +111,13 @@ export class ImageService {
    * Unpacks the manifest's layers (skipping those present) and records them.
    * `onLayer` reports progress per layer for load/pull streams.
    */
-  async unpack(ctx: Ctx, manifest: ImageManifest, config: ImageConfig, onLayer?: (desc: Descriptor, state: 'exists' | 'done') => void): Promise<LayerRecord[]> {
+  async unpack(
+    ctx: Ctx,
+    manifest: ImageManifest,
+    config: ImageConfig,
+    onLayer?: (desc: Descriptor, state: 'exists' | 'done') => void,
+    staged?: StagedLayers,
+  ): Promise<LayerRecord[]> {
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== manifest.layers.length) {
       throw new InvalidArgumentError(`image config has ${diffIds.length} layer diff IDs but the manifest has ${manifest.layers.length} layers`);
@@ -122,7 +134,18 @@ export class ImageService {
         onLayer?.(desc, 'exists');
         continue;
       }
-      const rec = await this.applyLayerBlob(ctx, desc, chainId, parent, diffIds[i]!);
+      const diffId = diffIds[i]!;
+      // Unpacked while it streamed in: usable when the blob is the tar
+      // itself, i.e. the content store verified its bytes against diffId.
+      const early = desc.digest === diffId ? staged?.take(desc.digest) : undefined;
+      let rec: LayerRecord;
+      if (early !== undefined) {
+        const { size } = await this.d.snapshots.commitStaged(ctx, early, chainId, parent ?? undefined, { diffId });
+        rec = { chainId, diffId, parent, size, tarSize: desc.size };
+        this.d.table.putLayer(rec);
+      } else {
+        rec = await this.applyLayerBlob(ctx, desc, chainId, parent, diffId);
+      }
       out.push(rec);
       onLayer?.(desc, 'done');
     }
@@ -132,6 +155,11 @@ export class ImageService {
   /** Streams one layer blob from the content store into a committed snapshot. */
   async applyLayerBlob(ctx: Ctx, desc: Descriptor, chainId: Digest, parent: Digest | null, diffId: Digest): Promise<LayerRecord> {
     const blob = await this.d.content.reader(desc.digest);
+    if (desc.digest === diffId) {
+      // The blob is the uncompressed tar and the content store verified its
+      // digest at commit: unpacking it as is needs no second hash.
+      return this.applyLayerStream(ctx, blob, 'none', chainId, parent, diffId, { verifiedDiffId: true });
+    }
     const kind = layerCompression(desc.mediaType) ?? 'none';
     return this.applyLayerStream(ctx, blob, kind === 'none' ? 'auto' : kind, chainId, parent, diffId);
   }
@@ -144,14 +172,36 @@ export class ImageService {
     chainId: Digest,
     parent: Digest | null,
     diffId: Digest,
+    opts: ApplyLayerOptions = {},
   ): Promise<LayerRecord> {
-    const counter = new DigestStream('sha256');
-    const plain = body.pipe(compression === 'auto' ? autoDecompress() : decompressStream(compression)).pipe(counter);
+    // Counts only: the snapshotter hashes (or the caller has verified) the tar.
+    let tarSize = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb): void {
+        tarSize += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const plain = (compression === 'none' ? body : body.pipe(compression === 'auto' ? autoDecompress() : decompressStream(compression))).pipe(counter);
     body.on('error', (e) => plain.destroy(e));
-    const { size } = await this.d.snapshots.applyLayer(ctx, chainId, parent ?? undefined, diffId, plain);
-    const rec: LayerRecord = { chainId, diffId, parent, size, tarSize: counter.size };
+    const { size } = await this.d.snapshots.applyLayer(ctx, chainId, parent ?? undefined, diffId, plain, opts);
+    const rec: LayerRecord = { chainId, diffId, parent, size, tarSize };
     this.d.table.putLayer(rec);
     return rec;
+  }
+
+  /**
+   * Unpacks a layer tar that is still arriving into the snapshotter's
+   * staging area (see Snapshotter.stage); `unpack` commits it through
+   * `StagedLayers` once the chain is known and the blob is verified.
+   */
+  stageLayer(ctx: Ctx, tar: Readable | AsyncIterable<Buffer>): Promise<StagedLayer> {
+    return this.d.snapshots.stage(ctx, tar);
+  }
+
+  /** Discards a staged layer that was not committed. */
+  abortStagedLayer(staged: StagedLayer): Promise<void> {
+    return this.d.snapshots.abortStaged(staged);
   }
 
   /** Makes an image exist: its layers must already be unpacked (see unpack). */

@@ -1,5 +1,5 @@
 /** Public API of the snapshots layer. */
-export type { Mount, SnapshotInfo, SnapshotKind, Snapshotter } from './types.js';
+export type { ApplyLayerOptions, Mount, SnapshotInfo, SnapshotKind, Snapshotter, StagedLayer } from './types.js';
 export { OverlaySnapshotter, diskUsage, type OverlayOptions } from './overlay.js';
 export {
   applyTar,

@@ -76,6 +76,41 @@ describe('overlay snapshotter specifics', () => {
     await sn.remove(base);
   });
 
+  it('stages a layer before its place is known, then commits or discards it', async () => {
+    const base = await applyBuf(sn, undefined, await makeTar([{ name: 'b', body: 'b' }]));
+    const tar = await makeTar([{ name: 'x', body: 'xyz' }, { name: 'l', type: 'symlink', linkname: 'x' }]);
+    const diffId = digestOf(tar);
+    const staged = await sn.stage(testCtx(), streamOf(tar));
+    assert.equal(staged.size, 3 + 1);
+    assert.equal((await readdir(join(root, 'tmp'))).length, 1);
+    const chainId = chainIdOf(base, diffId);
+    assert.deepEqual(await sn.commitStaged(testCtx(), staged, chainId, base, { diffId }), { size: 4 });
+    assert.equal((await sn.stat(chainId))?.parent, base);
+    assert.deepEqual(await readdir(join(root, 'tmp')), []);
+    // A handle is used once.
+    await assert.rejects(sn.commitStaged(testCtx(), staged, chainIdOf(undefined, diffId), undefined, { diffId }));
+    // The chain ID exists: a second staged copy is discarded, the existing size returned.
+    const again = await sn.stage(testCtx(), streamOf(tar));
+    assert.deepEqual(await sn.commitStaged(testCtx(), again, chainId, base, { diffId }), { size: 4 });
+    const dropped = await sn.stage(testCtx(), streamOf(tar));
+    await sn.abortStaged(dropped);
+    assert.deepEqual(await readdir(join(root, 'tmp')), []);
+    const hostile = await makeTar([{ name: 's', type: 'symlink', linkname: '/tmp' }, { name: 's/evil', body: 'evil' }]);
+    await assert.rejects(sn.stage(testCtx(), streamOf(hostile)), InvalidArgumentError);
+    assert.deepEqual(await readdir(join(root, 'tmp')), []);
+    await sn.remove(chainId);
+    await sn.remove(base);
+  });
+
+  it('applyLayer with verifiedDiffId unpacks without hashing (the caller vouches)', async () => {
+    const tar = await makeTar([{ name: 'v', body: 'v' }]);
+    const claimed = digestOf('not the tar');
+    const { size } = await sn.applyLayer(testCtx(), claimed, undefined, claimed, streamOf(tar), { verifiedDiffId: true });
+    assert.equal(size, 1);
+    await assert.rejects(sn.applyLayer(testCtx(), digestOf('other'), undefined, claimed, streamOf(tar)), InvalidArgumentError);
+    await sn.remove(claimed);
+  });
+
   it('mounts a deep chain (100 layers) within the option size limit', async () => {
     let parent: Digest | undefined;
     const ids: Digest[] = [];

@@ -17,15 +17,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
 import { DigestStream, type Digest } from '../base/digest.js';
 import { CancelledError, ConflictError, InternalError, NotFoundError, errnoCode } from '../base/errors.js';
 import { ensureDir, syncDir, writeFileAtomic } from '../base/fsutil.js';
 import { KeyedMutex } from '../base/mutex.js';
 import type { Sys } from '../base/sys.js';
-import type { Mount, SnapshotInfo, SnapshotKind, Snapshotter } from './types.js';
+import type { ApplyLayerOptions, Mount, SnapshotInfo, SnapshotKind, Snapshotter, StagedLayer } from './types.js';
 import { applyTar, type ApplyTarOptions } from './unpack.js';
 
 interface Meta {
@@ -35,7 +35,7 @@ interface Meta {
   createdAt: string;
   /** Name of the short link in <root>/l. */
   link: string;
-  /** Bytes of file data unpacked (committed snapshots). */
+  /** The layer's size by Docker's rule (committed snapshots; see applyTar). */
   size?: number;
 }
 
@@ -70,6 +70,8 @@ export class OverlaySnapshotter implements Snapshotter {
   private readonly snapDir: string;
   private readonly linkDir: string;
   private readonly tmpDir: string;
+  /** Staged layers of this process: handle id → its dir under tmp/. */
+  private readonly staged = new Map<string, string>();
 
   constructor(
     private readonly sys: Sys,
@@ -194,7 +196,7 @@ export class OverlaySnapshotter implements Snapshotter {
     else await this.locks.run(parent, go);
   }
 
-  async applyLayer(ctx: Ctx, chainId: Digest, parent: Digest | undefined, diffId: Digest, tar: Readable): Promise<{ size: number }> {
+  async applyLayer(ctx: Ctx, chainId: Digest, parent: Digest | undefined, diffId: Digest, tar: Readable, opts: ApplyLayerOptions = {}): Promise<{ size: number }> {
     return this.locks.run(chainId, async () => {
       const existing = await this.readMeta(chainId);
       if (existing !== undefined) {
@@ -207,14 +209,13 @@ export class OverlaySnapshotter implements Snapshotter {
         });
         return { size: existing.size ?? 0 };
       }
-      if (parent !== undefined) {
-        const p = await this.readMeta(parent);
-        if (p === undefined || p.kind !== 'committed') throw new NotFoundError(`parent snapshot ${parent} not found`);
-      }
+      await this.checkParent(parent);
       ctx.signal.throwIfAborted();
-      const id = this.id(chainId);
-      const tmp = await this.tmp();
-      let link: string | undefined;
+      // The caller vouches for the bytes (see ApplyLayerOptions): hash nothing.
+      if (opts.verifiedDiffId === true) {
+        const staged = await this.stageUnlocked(ctx, tar);
+        return this.commitUnlocked(ctx, staged, chainId, parent, diffId);
+      }
       const digest = new DigestStream('sha256', { digest: diffId });
       // A small tar can flow through and fail verification before applyTar
       // starts reading; its error then reaches applyTar through the iterator.
@@ -222,32 +223,91 @@ export class OverlaySnapshotter implements Snapshotter {
       const onSourceError = (e: Error): void => {
         digest.destroy(e);
       };
-      const onAbort = (): void => {
-        digest.destroy(new CancelledError('layer unpack cancelled'));
-      };
       tar.on('error', onSourceError);
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        await mkdir(join(tmp, 'fs'), 0o755);
         tar.pipe(digest);
-        const { size } = await applyTar(this.sys, join(tmp, 'fs'), digest, this.opts.unpack);
-        link = await this.makeLink(id);
-        const meta: Meta = { kind: 'committed', key: chainId, createdAt: new Date().toISOString(), link, size };
-        if (parent !== undefined) meta.parent = parent;
-        await this.publish(chainId, tmp, meta);
-        ctx.log.debug('layer applied', { chainId, diffId, size });
-        return { size };
+        const staged = await this.stageUnlocked(ctx, digest);
+        return await this.commitUnlocked(ctx, staged, chainId, parent, diffId);
       } catch (e) {
         tar.unpipe(digest);
         digest.destroy();
-        await rm(tmp, { recursive: true, force: true });
-        if (link !== undefined) await rm(join(this.linkDir, link), { force: true });
         throw e;
       } finally {
         tar.off('error', onSourceError);
-        ctx.signal.removeEventListener('abort', onAbort);
       }
     });
+  }
+
+  async stage(ctx: Ctx, tar: Readable | AsyncIterable<Buffer>): Promise<StagedLayer> {
+    return this.stageUnlocked(ctx, tar);
+  }
+
+  /** Unpacks into a fresh dir under tmp/ (where crashCleanup finds it after a kill -9). */
+  private async stageUnlocked(ctx: Ctx, tar: Readable | AsyncIterable<Buffer>): Promise<StagedLayer> {
+    ctx.signal.throwIfAborted();
+    const tmp = await this.tmp();
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort(new CancelledError('layer unpack cancelled'));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await mkdir(join(tmp, 'fs'), 0o755);
+      const { size } = await applyTar(this.sys, join(tmp, 'fs'), cancellable(tar, abort.signal), this.opts.unpack);
+      const h: StagedLayer = { id: basename(tmp), size };
+      this.staged.set(h.id, tmp);
+      return h;
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async commitStaged(ctx: Ctx, staged: StagedLayer, chainId: Digest, parent: Digest | undefined, verified: { diffId: Digest }): Promise<{ size: number }> {
+    return this.locks.run(chainId, async () => {
+      const existing = await this.readMeta(chainId);
+      if (existing !== undefined) {
+        if (existing.kind !== 'committed') throw new ConflictError(`snapshot ${chainId} exists and is not committed`);
+        await this.abortStaged(staged);
+        return { size: existing.size ?? 0 };
+      }
+      await this.checkParent(parent);
+      return this.commitUnlocked(ctx, staged, chainId, parent, verified.diffId);
+    });
+  }
+
+  async abortStaged(staged: StagedLayer): Promise<void> {
+    const tmp = this.staged.get(staged.id);
+    if (tmp === undefined) return;
+    this.staged.delete(staged.id);
+    await rm(tmp, { recursive: true, force: true });
+  }
+
+  private async checkParent(parent: Digest | undefined): Promise<void> {
+    if (parent === undefined) return;
+    const p = await this.readMeta(parent);
+    if (p === undefined || p.kind !== 'committed') throw new NotFoundError(`parent snapshot ${parent} not found`);
+  }
+
+  /** Publishes a staged dir as committed `chainId` (caller holds chainId's lock); consumes the handle. */
+  private async commitUnlocked(ctx: Ctx, staged: StagedLayer, chainId: Digest, parent: Digest | undefined, diffId: Digest): Promise<{ size: number }> {
+    const tmp = this.staged.get(staged.id);
+    if (tmp === undefined) throw new InternalError(`staged layer ${staged.id} is unknown or already used`);
+    this.staged.delete(staged.id);
+    let link: string | undefined;
+    try {
+      ctx.signal.throwIfAborted();
+      link = await this.makeLink(this.id(chainId));
+      const meta: Meta = { kind: 'committed', key: chainId, createdAt: new Date().toISOString(), link, size: staged.size };
+      if (parent !== undefined) meta.parent = parent;
+      await this.publish(chainId, tmp, meta);
+      ctx.log.debug('layer applied', { chainId, diffId, size: staged.size });
+      return { size: staged.size };
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      if (link !== undefined) await rm(join(this.linkDir, link), { force: true });
+      throw e;
+    }
   }
 
   async prepare(ctx: Ctx, key: string, parent: Digest | undefined): Promise<Mount[]> {
@@ -382,4 +442,33 @@ export async function diskUsage(dir: string): Promise<number> {
   total += st.blocks * 512;
   await walk(dir);
   return total;
+}
+
+/**
+ * `tar`'s chunks until `signal` aborts; then the pending read fails (also
+ * when the source has stalled), so applyTar stops and its caller removes
+ * the half-made dir.
+ */
+async function* cancellable(tar: Readable | AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  // Errors reach us through the iterator; one emitted after we stopped
+  // iterating must not crash the process.
+  if (tar instanceof Readable) tar.on('error', () => {});
+  const it = (tar as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let fail: ((e: unknown) => void) | undefined;
+  const onAbort = (): void => fail?.(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const r = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
+        fail = reject;
+        it.next().then(resolve, reject);
+      });
+      if (r.done === true) return;
+      yield r.value;
+    }
+  } finally {
+    fail = undefined;
+    signal.removeEventListener('abort', onAbort);
+  }
 }

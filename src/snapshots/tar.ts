@@ -174,6 +174,17 @@ function parsePax(body: Buffer): Map<string, Buffer> {
   return out;
 }
 
+/**
+ * Whether `b` starts with a ustar/GNU tar header with a valid checksum: a
+ * cheap sniff for "this blob is an uncompressed tar" (old v7 tars, which
+ * have no magic, say no).
+ */
+export function looksLikeTarHeader(b: Buffer): boolean {
+  if (b.length < BLOCK) return false;
+  if (b.toString('latin1', 257, 262) !== 'ustar') return false;
+  return checksumOk(b.subarray(0, BLOCK));
+}
+
 export interface TarReaderOptions {
   /** Entries declaring more data than this are refused. */
   maxEntrySize: number;

@@ -11,6 +11,15 @@
  * uncompressed layer tar into a fresh directory, converts Docker/OCI
  * whiteouts into overlay's form, verifies the diff ID and renames the
  * directory into place; a failed or hostile layer leaves nothing behind.
+ *
+ * Or in two steps, so a layer can be unpacked while it is still arriving
+ * and before its place in the chain is known (unpacking never reads the
+ * parent): `stage` unpacks into a private directory and returns a handle;
+ * `commitStaged` publishes it as a chain ID over a parent, `abortStaged`
+ * discards it. Staging verifies nothing about the bytes: whoever commits
+ * must have verified that the staged tar hashes to the diff ID. Handles
+ * live only in this process; staged directories a crash leaves behind are
+ * removed at start-up like any half-made snapshot.
  */
 import type { Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
@@ -32,6 +41,23 @@ export interface SnapshotInfo {
   readonly createdAt: Date;
 }
 
+/** A layer unpacked by `stage`, not yet in the chain; `size` as applyLayer returns it. */
+export interface StagedLayer {
+  readonly id: string;
+  readonly size: number;
+}
+
+export interface ApplyLayerOptions {
+  /**
+   * The caller has already verified that `tar`'s bytes hash to `diffId`
+   * (e.g. they are a content-store blob whose digest is the diff ID, which
+   * the store verified when it committed them), so the snapshotter need not
+   * hash them again. Never set it for bytes that were decompressed,
+   * transformed or not verified against exactly this digest.
+   */
+  readonly verifiedDiffId?: boolean;
+}
+
 export interface Snapshotter {
   stat(key: string): Promise<SnapshotInfo | undefined>;
   /**
@@ -39,8 +65,25 @@ export interface Snapshotter {
    * snapshot `chainId`. Verifies that the tar's sha256 equals `diffId`.
    * Idempotent: an existing `chainId` is returned untouched (the stream is
    * drained). Throws InvalidArgumentError for hostile or corrupt archives.
+   * `size` follows Docker: lstat sizes of the layer's non-directories
+   * (file bytes, symlink target lengths), hardlinked inodes once.
    */
-  applyLayer(ctx: Ctx, chainId: Digest, parent: Digest | undefined, diffId: Digest, tar: Readable): Promise<{ size: number }>;
+  applyLayer(ctx: Ctx, chainId: Digest, parent: Digest | undefined, diffId: Digest, tar: Readable, opts?: ApplyLayerOptions): Promise<{ size: number }>;
+  /**
+   * Unpacks an uncompressed layer tar (read to its end) into a staging
+   * directory; verifies nothing about its digest. Throws as applyLayer for
+   * hostile or corrupt archives, leaving nothing behind.
+   */
+  stage(ctx: Ctx, tar: Readable | AsyncIterable<Buffer>): Promise<StagedLayer>;
+  /**
+   * Publishes a staged layer as committed `chainId` over `parent`. Only
+   * legal when the caller has verified that the staged tar's sha256 is
+   * `verified.diffId`. Consumes the handle; if `chainId` already exists the
+   * staged copy is discarded and the existing size returned.
+   */
+  commitStaged(ctx: Ctx, staged: StagedLayer, chainId: Digest, parent: Digest | undefined, verified: { diffId: Digest }): Promise<{ size: number }>;
+  /** Discards a staged layer (no-op if already committed or discarded). */
+  abortStaged(staged: StagedLayer): Promise<void>;
   /** A writable snapshot `key` over committed `parent` (undefined: empty rootfs). */
   prepare(ctx: Ctx, key: string, parent: Digest | undefined): Promise<Mount[]>;
   /** The mounts of an existing active snapshot, or a read-only view of a committed one. */

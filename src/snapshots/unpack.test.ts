@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../base/errors.js';
 import { Sys } from '../base/sys.js';
 import { encodeHeader, tarPadding, tarTrailer } from './tar.js';
 import { makeTar, streamOf, type TestEntry } from './testsuite.js';
-import { applyTar, cleanEntryName } from './unpack.js';
+import { applyTar, cleanEntryName, dockerDirSize } from './unpack.js';
 
 const sys = new Sys();
 
@@ -200,7 +200,9 @@ describe('applyTar', () => {
     add({ name: long, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 2, mtime: 0 }, Buffer.from('ok'));
     parts.push(tarTrailer());
     const { size } = await apply(Buffer.concat(parts));
-    assert.equal(size, 3 + 4 + 1 + 2);
+    // Docker's rule: file bytes plus symlink target lengths, the hardlink once.
+    assert.equal(size, 3 + 4 + 1 + 2 + '/nonexistent/target'.length);
+    assert.equal(size, await dockerDirSize(layer));
 
     const nul = await lstat(join(layer, 'dev/null'));
     assert.ok(nul.isCharacterDevice());
@@ -279,6 +281,25 @@ describe('applyTar', () => {
     assert.equal(await readlink(join(layer, 'b')), '/etc');
     assert.equal(await readFile(join(layer, 'c'), 'utf8'), 'two');
     assert.ok((await lstat(join(layer, 'd'))).isDirectory());
+  });
+
+  it('sizes a layer as Docker does, through replacements and hardlinks', async () => {
+    const { size } = await apply(
+      await makeTar([
+        { name: 'a', body: 'aaaa' },
+        { name: 'h', type: 'link', linkname: 'a' },
+        { name: 'a', body: 'bb' },
+        { name: 'd/', type: 'directory' },
+        { name: 'd/x', body: 'xxxxxxxx' },
+        { name: 'd', body: 'file now' },
+        { name: 's', type: 'symlink', linkname: 'täget' },
+        { name: 'e', body: '' },
+        { name: '.wh.gone', body: '' },
+      ]),
+    );
+    // h keeps a's first inode (4), a is 2, d is 8, s is 6 bytes of UTF-8.
+    assert.equal(size, 4 + 2 + 8 + 6);
+    assert.equal(size, await dockerDirSize(layer));
   });
 
   it('extracts a large file exactly', async () => {

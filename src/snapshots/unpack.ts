@@ -146,7 +146,25 @@ class Extractor {
   /** The root was empty at the start: paths not in `created`/`knownDirs` do not exist. */
   startedEmpty = false;
   umask = 0o777;
-  size = 0;
+  /**
+   * Docker's layer size (overlay2 reports pkg/directory's Size of the diff
+   * dir): lstat sizes of non-directories, each inode once; so symlinks count
+   * their target's length and hardlinks count once. Tracked per path while
+   * extracting (an inode is an object shared by its links) instead of
+   * walking the tree afterwards; only valid when the root started empty.
+   */
+  private readonly inodes = new Map<string, { size: number }>();
+
+  /** The layer's size by Docker's rule (see `inodes`). */
+  size(): number {
+    let n = 0;
+    for (const ino of new Set(this.inodes.values())) n += ino.size;
+    return n;
+  }
+
+  private track(rel: string, size: number): void {
+    this.inodes.set(rel, { size });
+  }
 
   constructor(
     private readonly sys: Sys,
@@ -227,8 +245,10 @@ class Extractor {
       const gone = (d: string): boolean => d === rel || d.startsWith(`${rel}/`);
       for (const d of [...this.knownDirs]) if (gone(d)) this.knownDirs.delete(d);
       for (const d of [...this.dirTimes.keys()]) if (gone(d)) this.dirTimes.delete(d);
+      for (const p of [...this.inodes.keys()]) if (gone(p)) this.inodes.delete(p);
     } else {
       await unlink(a);
+      this.inodes.delete(rel);
     }
   }
 
@@ -318,6 +338,7 @@ class Extractor {
       const a = this.abs(target);
       await this.replace(target, async () => this.sys.mknod(a, S_IFCHR, 0, 0));
       this.created.add(target);
+      this.track(target, 0);
       return;
     }
 
@@ -361,14 +382,18 @@ class Extractor {
           this.setXattrs(a, h);
           await lutimes(a, h.mtime, h.mtime);
         };
+        // lstat's size of a symlink: its target's length in bytes.
+        const linkSize = Buffer.byteLength(h.linkname);
         if (this.fresh(rel)) {
           this.created.add(rel);
+          this.track(rel, linkSize);
           await this.throttle();
           this.background(rel, 0, symlink(h.linkname, a).then(task));
           return;
         }
         await this.replace(rel, () => symlink(h.linkname, a));
         this.created.add(rel);
+        this.track(rel, linkSize);
         await task();
         return;
       }
@@ -391,6 +416,8 @@ class Extractor {
         if (targetRel === rel) return;
         await this.replace(rel, () => link(this.abs(targetRel), a));
         this.created.add(rel);
+        // The same inode as its target: counted once.
+        this.inodes.set(rel, this.inodes.get(targetRel) ?? { size: st.size });
         return;
       }
       case 'char':
@@ -399,6 +426,7 @@ class Extractor {
         const t = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
         await this.replace(rel, async () => this.sys.mknod(a, t | (h.mode & 0o777), h.devmajor, h.devminor));
         this.created.add(rel);
+        this.track(rel, 0);
         if (this.needsChown(h)) await lchown(a, h.uid, h.gid);
         await chmod(a, h.mode);
         this.setXattrs(a, h);
@@ -438,7 +466,6 @@ class Extractor {
   private async file(rel: string, h: TarHeader, reader: TarReader): Promise<void> {
     const a = this.abs(rel);
     const mode = h.mode & 0o777;
-    this.size += h.size;
     if (h.size <= SMALL_FILE) {
       const chunks: Buffer[] = [];
       for await (const b of reader.data()) chunks.push(b);
@@ -454,16 +481,19 @@ class Extractor {
       if (this.fresh(rel)) {
         // Nothing can be there: even the open runs in the background.
         this.created.add(rel);
+        this.track(rel, h.size);
         this.background(rel, h.size, pOpen(a, O_CREATE_NEW, mode).then(write));
         return;
       }
       const fd = await this.replace(rel, () => pOpen(a, O_CREATE_NEW, mode));
       this.created.add(rel);
+      this.track(rel, h.size);
       this.background(rel, h.size, write(fd));
       return;
     }
     const fd = await this.replace(rel, () => pOpen(a, O_CREATE_NEW, mode));
     this.created.add(rel);
+    this.track(rel, h.size);
     try {
       // Double buffering: one batch is written while the next is read.
       let inflight: Promise<void> = Promise.resolve();
@@ -503,7 +533,8 @@ class Extractor {
  * comment for the safety rules). Reads the stream to its very end, so a
  * digest computed upstream covers every byte. On failure the directory is
  * left half-written for the caller to discard and the stream is left as is.
- * Returns the number of file bytes written.
+ * Returns the layer's size as Docker computes it: lstat sizes of the
+ * non-directories in `dir`, hardlinked inodes once.
  */
 export async function applyTar(sys: Sys, dir: string, tar: Readable | AsyncIterable<Buffer>, opts: ApplyTarOptions = {}): Promise<{ size: number }> {
   if (tar instanceof Readable) {
@@ -535,10 +566,32 @@ export async function applyTar(sys: Sys, dir: string, tar: Readable | AsyncItera
     }
     await reader.drain();
     await ex.finish();
-    return { size: ex.size };
+    // A root that held files already: only a walk knows what they add up to.
+    return { size: ex.startedEmpty ? ex.size() : await dockerDirSize(dir) };
   } catch (e) {
     await ex.abort();
     if (e instanceof Error && e.message === 'Premature close') throw new InvalidArgumentError(ERR_EOF, { cause: e });
     throw e;
   }
+}
+
+/** pkg/directory's Size: lstat sizes of non-directories under `dir`, each inode once. */
+export async function dockerDirSize(dir: string): Promise<number> {
+  const seen = new Set<number>();
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      const st = await lstat(p);
+      if (st.size === 0 || seen.has(st.ino)) continue;
+      seen.add(st.ino);
+      total += st.size;
+    }
+  };
+  await walk(dir);
+  return total;
 }

@@ -14,8 +14,18 @@
  * hostile `../` name cannot escape anything; layers are then unpacked by the
  * snapshotter, which confines them. Everything ingested is leased until the
  * images are registered, and an error registers nothing.
+ *
+ * Speed: a blob that starts like a tar is also unpacked while it streams in
+ * (teed into a staged snapshot), since unpacking needs no parent. When the
+ * manifest later names it as a layer whose diff ID is the blob's digest,
+ * the content store has verified those very bytes, so the staged copy is
+ * committed by rename without a second read or hash. Any other case (and a
+ * staging failure, e.g. a hostile layer) takes the ordinary path from the
+ * content store, which reports the error; unused staged copies are
+ * discarded, and a crash leaves them where start-up cleanup removes them.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import type { Ctx } from '../../base/ctx.js';
 import { digestOf, isDigest, type Digest } from '../../base/digest.js';
@@ -29,8 +39,9 @@ import { hostPlatform, selectManifest } from '../../oci/platform.js';
 import { fullString, parseReference, withDefaultTag } from '../../oci/reference.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../../oci/types.js';
 import { parseImageConfig, parseManifestAny, parseJson } from '../../oci/validate.js';
-import { TarReader } from '../../snapshots/tar.js';
-import type { ImageService } from '../service.js';
+import { looksLikeTarHeader, TarReader } from '../../snapshots/tar.js';
+import type { StagedLayer } from '../../snapshots/types.js';
+import type { ImageService, StagedLayers } from '../service.js';
 import { familiarRef } from '../store.js';
 
 export interface LoadProgress {
@@ -51,7 +62,112 @@ interface Collected {
   readonly links: Map<string, string>;
 }
 
-async function collect(ctx: Ctx, content: ContentStore, lease: { add(r: string): void }, body: Readable): Promise<Collected> {
+/** Bytes the staging branch may run behind the content store before the tee waits. */
+const STAGE_BUFFER = 1024 * 1024;
+const TAR_BLOCK = 512;
+
+/** Staged layers by blob digest, each handed out once; the rest discarded at the end. */
+class StagedSet implements StagedLayers {
+  private readonly byBlob = new Map<Digest, StagedLayer>();
+  constructor(private readonly images: ImageService) {}
+  async add(blob: Digest, s: StagedLayer): Promise<void> {
+    // The same bytes twice in one archive: one staged copy is enough.
+    if (this.byBlob.has(blob)) await this.images.abortStagedLayer(s);
+    else this.byBlob.set(blob, s);
+  }
+  take(blob: Digest): StagedLayer | undefined {
+    const s = this.byBlob.get(blob);
+    this.byBlob.delete(blob);
+    return s;
+  }
+  async discard(): Promise<void> {
+    for (const s of this.byBlob.values()) await this.images.abortStagedLayer(s);
+    this.byBlob.clear();
+  }
+}
+
+async function* prepend<T>(head: readonly T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
+  yield* head;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done === true) return;
+    yield r.value;
+  }
+}
+
+/**
+ * Stores one archive entry in the content store and, when it starts like a
+ * tar, unpacks it into a staged layer at the same time. The staged copy is
+ * returned only if it got exactly the bytes the store verified and stored.
+ */
+async function ingestEntry(
+  ctx: Ctx,
+  deps: { images: ImageService; content: ContentStore },
+  data: AsyncIterable<Buffer>,
+  expected: { digest?: Digest; size: number },
+): Promise<{ blob: { digest: Digest; size: number }; staged: StagedLayer | undefined }> {
+  const it = data[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let n = 0;
+  while (n < TAR_BLOCK) {
+    const r = await it.next();
+    if (r.done === true) break;
+    head.push(r.value);
+    n += r.value.length;
+  }
+  const first = head.length === 1 ? head[0]! : Buffer.concat(head);
+  const stage = n >= TAR_BLOCK && looksLikeTarHeader(first.subarray(0, TAR_BLOCK)) && !(expected.digest !== undefined && (await deps.content.has(expected.digest)));
+  if (!stage) return { blob: await deps.content.ingest(ctx, prepend(head, it), expected), staged: undefined };
+
+  const branch = new PassThrough({ highWaterMark: STAGE_BUFFER });
+  let stageFailed = false;
+  const staging = deps.images.stageLayer(ctx, branch).then(
+    (s) => s,
+    (e: unknown) => {
+      // Not fatal here: if it is a layer, the ordinary path meets (and reports) the same problem.
+      stageFailed = true;
+      ctx.log.debug('load: early unpack failed; the layer will be unpacked from the store', { err: e instanceof Error ? e.message : String(e) });
+      branch.destroy();
+      return undefined;
+    },
+  );
+  const waitDrain = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        branch.off('drain', done);
+        branch.off('close', done);
+        resolve();
+      };
+      branch.on('drain', done);
+      branch.on('close', done);
+    });
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const c of prepend(head, it)) {
+      if (!stageFailed && !branch.write(c)) await waitDrain();
+      yield c;
+    }
+    branch.end();
+  }
+  let blob: { digest: Digest; size: number };
+  try {
+    blob = await deps.content.ingest(ctx, tee(), expected);
+  } catch (e) {
+    // The staging branch may be waiting for bytes that will not come.
+    branch.destroy();
+    const s = await staging;
+    if (s !== undefined) await deps.images.abortStagedLayer(s);
+    throw e;
+  }
+  return { blob, staged: await staging };
+}
+
+async function collect(
+  ctx: Ctx,
+  deps: { images: ImageService; content: ContentStore },
+  lease: { add(r: string): void },
+  body: Readable,
+  staged: StagedSet,
+): Promise<Collected> {
   const meta = new Map<string, Buffer>();
   const blobs = new Map<string, { digest: Digest; size: number }>();
   const links = new Map<string, string>();
@@ -75,9 +191,10 @@ async function collect(ctx: Ctx, content: ContentStore, lease: { add(r: string):
     // OCI blobs are named by their digest: verify it while storing.
     const m = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/.exec(name);
     const expected = m !== null && isDigest(`${m[1]}:${m[2]}`) ? { digest: `${m[1]}:${m[2]}` as Digest, size: h.size } : { size: h.size };
-    const r = await content.ingest(ctx, reader.data(), expected);
+    const { blob: r, staged: s } = await ingestEntry(ctx, deps, reader.data(), expected);
     lease.add(r.digest);
     blobs.set(name, r);
+    if (s !== undefined) await staged.add(r.digest, s);
   }
   return { meta, blobs, links };
 }
@@ -138,23 +255,47 @@ export async function loadArchive(
   progress: LoadProgress,
 ): Promise<string[]> {
   const lease = deps.leases.create({ expiresInMs: 3600_000 });
+  const staged = new StagedSet(deps.images);
   try {
-    const c = await collect(ctx, deps.content, lease, body);
+    const t0 = Date.now();
+    const c = await collect(ctx, deps, lease, body, staged);
+    ctx.log.debug('load: archive received', { ms: Date.now() - t0, blobs: c.blobs.size });
     const lines: string[] = [];
     const manifestJson = c.meta.get('manifest.json');
     if (manifestJson !== undefined) {
       for (const e of parseDockerManifest(manifestJson)) {
-        lines.push(...(await loadDockerEntry(ctx, deps, c, e, lease, progress)));
+        lines.push(...(await loadDockerEntry(ctx, deps, c, e, lease, progress, staged)));
       }
     } else if (c.meta.has('index.json')) {
-      lines.push(...(await loadOciLayout(ctx, deps, c, progress)));
+      lines.push(...(await loadOciLayout(ctx, deps, c, progress, staged)));
     } else {
       throw new InvalidArgumentError('open /var/lib/berth/tmp/manifest.json: no such file or directory (the archive has neither manifest.json nor index.json)');
     }
+    ctx.log.debug('load: done', { ms: Date.now() - t0 });
     return lines;
   } finally {
+    await staged.discard();
     lease.release();
+    releaseFreedHeap(ctx);
   }
+}
+
+/**
+ * A load streams hundreds of MB through short-lived 64 KiB buffers; glibc
+ * keeps the freed memory in its heap (fragmented, so it cannot shrink from
+ * the top), and an idle daemon would sit on it for good. malloc_trim(0)
+ * hands free pages back to the OS. Deferred a little so the response's
+ * buffers are gone first; best effort (no koffi or not glibc: nothing).
+ */
+function releaseFreedHeap(ctx: Ctx): void {
+  setTimeout(() => {
+    try {
+      const koffi = createRequire(import.meta.url)('koffi') as { load(lib: string): { func(sig: string): (pad: number) => number } };
+      koffi.load('libc.so.6').func('int malloc_trim(size_t pad)')(0);
+    } catch (e) {
+      ctx.log.debug('malloc_trim unavailable', { err: e instanceof Error ? e.message : String(e) });
+    }
+  }, 200).unref();
 }
 
 async function loadDockerEntry(
@@ -164,6 +305,7 @@ async function loadDockerEntry(
   e: DockerArchiveEntry,
   lease: { add(r: string): void },
   progress: LoadProgress,
+  staged: StagedLayers,
 ): Promise<string[]> {
   const configBytes = await readSmall(ctx, deps.content, c, e.Config);
   const config = parseImageConfig(configBytes);
@@ -185,7 +327,7 @@ async function loadDockerEntry(
     layers,
   };
   const tags = (e.RepoTags ?? []).map((t) => fullString(withDefaultTag(parseReference(t))));
-  return registerLoaded(ctx, deps, manifest, stored.digest, config, tags, lease, progress);
+  return registerLoaded(ctx, deps, manifest, stored.digest, config, tags, lease, progress, staged);
 }
 
 async function registerLoaded(
@@ -197,14 +339,21 @@ async function registerLoaded(
   tags: string[],
   lease: { add(r: string): void },
   progress: LoadProgress,
+  staged: StagedLayers,
   manifestBytes?: Buffer,
 ): Promise<string[]> {
   const mbytes = manifestBytes ?? Buffer.from(JSON.stringify(manifest));
   const m = await deps.content.put(ctx, mbytes, { digest: digestOf(mbytes) });
   lease.add(m.digest);
-  const layers = await deps.images.unpack(ctx, manifest, config, (desc, state) => {
-    if (state === 'done') progress({ status: 'Loading layer', id: desc.digest.slice(7, 19), progressDetail: { current: desc.size, total: desc.size } });
-  });
+  const layers = await deps.images.unpack(
+    ctx,
+    manifest,
+    config,
+    (desc, state) => {
+      if (state === 'done') progress({ status: 'Loading layer', id: desc.digest.slice(7, 19), progressDetail: { current: desc.size, total: desc.size } });
+    },
+    staged,
+  );
   const img = deps.images.register({ manifestDigest: m.digest, manifest, configDigest, config, tags }, layers);
   const lines: string[] = [];
   if (tags.length === 0) lines.push(`Loaded image ID: ${img.record.id}`);
@@ -219,6 +368,7 @@ async function loadOciLayout(
   deps: { images: ImageService; content: ContentStore },
   c: Collected,
   progress: LoadProgress,
+  staged: StagedLayers,
 ): Promise<string[]> {
   const layout = c.meta.get('oci-layout');
   if (layout !== undefined) {
@@ -255,7 +405,7 @@ async function loadOciLayout(
     if (parsed.kind !== 'manifest') throw new InvalidArgumentError('nested indexes are not supported');
     const configBytes = await deps.content.readBlob(parsed.manifest.config.digest);
     const config = parseImageConfig(configBytes);
-    lines.push(...(await registerLoaded(ctx, deps, parsed.manifest, parsed.manifest.config.digest, config, byImage.get(d.digest) ?? [], lease, progress, bytes)));
+    lines.push(...(await registerLoaded(ctx, deps, parsed.manifest, parsed.manifest.config.digest, config, byImage.get(d.digest) ?? [], lease, progress, staged, bytes)));
   }
   return lines;
 }
