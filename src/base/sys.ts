@@ -20,6 +20,7 @@ interface Libc {
   lremovexattr: Fn;
   mount: Fn;
   umount2: Fn;
+  malloc_trim: Fn;
   errno: () => number;
 }
 
@@ -72,6 +73,7 @@ export class Sys {
       lremovexattr: l.func('int lremovexattr(const char *path, const char *name)'),
       mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
       umount2: l.func('int umount2(const char *target, int flags)'),
+      malloc_trim: l.func('int malloc_trim(size_t pad)'),
       errno: () => koffi.errno(),
     };
     return this.libc;
@@ -129,6 +131,15 @@ export class Sys {
 
   mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void {
     this.check('mount', target, this.lib().mount(source, target, fstype, flags, data));
+  }
+
+  /**
+   * Hands free heap pages back to the OS (glibc's malloc_trim). Streaming
+   * hundreds of MB through short-lived buffers leaves the C heap fragmented
+   * and large; an idle daemon would otherwise keep that memory for good.
+   */
+  mallocTrim(): void {
+    this.lib().malloc_trim(0);
   }
 
   /** Lazy-detaches by default so a busy mount never blocks cleanup. */

@@ -21,6 +21,8 @@ export interface ImageRouteDeps {
   readonly content: ContentStore;
   readonly leases: LeaseManager;
   readonly table: ImageTable;
+  /** Gives freed heap back to the OS after a load (Sys.mallocTrim). */
+  readonly trimHeap?: () => void;
   /** Containers (and volumes, build cache) parts of /system/df; images are added here. */
   readonly dfExtra?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
 }
@@ -45,7 +47,7 @@ export function imageRoutes(d: ImageRouteDeps): Route[] {
         const quiet = req.query.bool('quiet');
         const out = res.jsonStream({ terminator: '\r\n' });
         try {
-          const lines = await loadArchive(req.ctx, { images: d.images, content: d.content, leases: d.leases }, req.raw, (msg) => {
+          const lines = await loadArchive(req.ctx, { images: d.images, content: d.content, leases: d.leases, ...(d.trimHeap !== undefined ? { trimHeap: d.trimHeap } : {}) }, req.raw, (msg) => {
             if (!quiet && msg.status !== undefined) out.write({ status: msg.status, progressDetail: msg.progressDetail ?? {}, id: msg.id });
           });
           for (const l of lines) out.write({ stream: `${l}\n` });

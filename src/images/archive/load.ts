@@ -25,7 +25,6 @@
  * discarded, and a crash leaves them where start-up cleanup removes them.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import type { Ctx } from '../../base/ctx.js';
 import { digestOf, isDigest, type Digest } from '../../base/digest.js';
@@ -250,7 +249,7 @@ async function layerMediaType(content: ContentStore, digest: Digest): Promise<st
 /** Loads an archive; returns the lines Docker prints ("Loaded image: x"). */
 export async function loadArchive(
   ctx: Ctx,
-  deps: { images: ImageService; content: ContentStore; leases: LeaseManager },
+  deps: { images: ImageService; content: ContentStore; leases: LeaseManager; trimHeap?: () => void },
   body: Readable,
   progress: LoadProgress,
 ): Promise<string[]> {
@@ -276,22 +275,20 @@ export async function loadArchive(
   } finally {
     await staged.discard();
     lease.release();
-    releaseFreedHeap(ctx);
+    releaseFreedHeap(ctx, deps.trimHeap);
   }
 }
 
 /**
- * A load streams hundreds of MB through short-lived 64 KiB buffers; glibc
- * keeps the freed memory in its heap (fragmented, so it cannot shrink from
- * the top), and an idle daemon would sit on it for good. malloc_trim(0)
- * hands free pages back to the OS. Deferred a little so the response's
- * buffers are gone first; best effort (no koffi or not glibc: nothing).
+ * A load streams hundreds of MB through short-lived buffers; the caller's
+ * `trimHeap` (Sys.mallocTrim) gives the freed pages back once the response's
+ * buffers are gone too. Best effort.
  */
-function releaseFreedHeap(ctx: Ctx): void {
+function releaseFreedHeap(ctx: Ctx, trimHeap: (() => void) | undefined): void {
+  if (trimHeap === undefined) return;
   setTimeout(() => {
     try {
-      const koffi = createRequire(import.meta.url)('koffi') as { load(lib: string): { func(sig: string): (pad: number) => number } };
-      koffi.load('libc.so.6').func('int malloc_trim(size_t pad)')(0);
+      trimHeap();
     } catch (e) {
       ctx.log.debug('malloc_trim unavailable', { err: e instanceof Error ? e.message : String(e) });
     }
