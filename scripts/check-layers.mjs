@@ -14,12 +14,15 @@ const allowed = {
   metadata: ['base', 'oci'],
   images: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'remotes'],
   runtime: ['base', 'oci', 'snapshots'],
-  containers: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'images', 'runtime'],
+  network: ['base', 'oci', 'events', 'metadata'],
+  volumes: ['base', 'oci', 'events', 'metadata'],
+  containers: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'images', 'runtime', 'network', 'volumes'],
   registry: ['base', 'oci'],
-  api: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'remotes', 'images', 'runtime', 'containers'],
+  build: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'images', 'runtime', 'containers'],
+  api: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'remotes', 'images', 'runtime', 'containers', 'network', 'volumes', 'build'],
   client: ['base'],
   cli: ['base', 'oci', 'client'],
-  daemon: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'remotes', 'images', 'runtime', 'containers', 'registry', 'api'],
+  daemon: ['base', 'oci', 'events', 'content', 'snapshots', 'metadata', 'remotes', 'images', 'runtime', 'containers', 'registry', 'api', 'network', 'volumes', 'build'],
   bin: ['daemon', 'cli', 'client', 'registry', 'base'],
 };
 

@@ -72,6 +72,7 @@ export interface MountSpec {
   ReadOnly: boolean;
   BindOptions?: { Propagation?: string };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string>; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
 }
 
 export interface ContainerConfigIn {
@@ -97,6 +98,8 @@ export interface ContainerConfigIn {
   StopSignal?: string;
   StopTimeout?: number;
   NetworkDisabled?: boolean;
+  /** --mac-address (API < 1.44 carries it here). */
+  MacAddress?: string;
 }
 
 export interface HostConfigIn {
@@ -200,6 +203,11 @@ export function parseCreateBody(raw: unknown): CreateBody {
   const st = num(o, 'StopTimeout');
   if (st !== undefined) config.StopTimeout = st;
   if (bool(o, 'NetworkDisabled') === true) config.NetworkDisabled = true;
+  const mac = str(o, 'MacAddress');
+  if (mac !== undefined && mac !== '') {
+    if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new InvalidArgumentError(`invalid MAC address: ${mac}`);
+    config.MacAddress = mac.toLowerCase();
+  }
   if (config.WorkingDir !== '' && !config.WorkingDir.startsWith('/')) {
     throw new InvalidArgumentError(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   }
@@ -250,6 +258,24 @@ export function parseCreateBody(raw: unknown): CreateBody {
           const size = num(t, 'SizeBytes');
           const mode = num(t, 'Mode');
           m.TmpfsOptions = { ...(size !== undefined ? { SizeBytes: size } : {}), ...(mode !== undefined ? { Mode: mode } : {}) };
+        }
+        const bo = x['BindOptions'];
+        if (bo !== undefined && bo !== null) {
+          const prop = str(obj(bo, 'mount.BindOptions'), 'Propagation');
+          m.BindOptions = prop !== undefined && prop !== '' ? { Propagation: prop } : {};
+        }
+        const vo = x['VolumeOptions'];
+        if (vo !== undefined && vo !== null) {
+          const v = obj(vo, 'mount.VolumeOptions');
+          const dc = obj(v['DriverConfig'], 'mount.Driver');
+          const labels = strMap(v, 'Labels');
+          const dopts = strMap(dc, 'Options');
+          const dname = str(dc, 'Name');
+          m.VolumeOptions = {
+            ...(bool(v, 'NoCopy') === true ? { NoCopy: true } : {}),
+            ...(labels !== undefined ? { Labels: labels } : {}),
+            ...(dname !== undefined || dopts !== undefined ? { DriverConfig: { ...(dname !== undefined ? { Name: dname } : {}), ...(dopts !== undefined ? { Options: dopts } : {}) } } : {}),
+          };
         }
         return m;
       })

@@ -16,6 +16,7 @@
  */
 import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
 import { ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
@@ -40,6 +41,8 @@ import { parseCreateBody, type CreateBody } from './body.js';
 import { checkName, randomName } from './names.js';
 import { humanStatus, isRunning, newState, ZERO_TIME, type ContainerRecord } from './model.js';
 import { signalNumber } from './signals.js';
+import type { NetworkAttacher } from '../network/service.js';
+import type { VolumeResolver } from '../volumes/service.js';
 
 export interface ContainerServiceDeps {
   readonly images: ImageService;
@@ -57,6 +60,9 @@ export interface ContainerServiceDeps {
   readonly host: HostFacts;
   /** Host path of an init binary for --init (catatonit or tini). */
   readonly initBinary?: string;
+  /** Networks (netavark) and volumes: set up at start, freed at exit and rm. */
+  readonly network: NetworkAttacher;
+  readonly volumes: VolumeResolver;
 }
 
 /** Someone attached to a container's stdio. */
@@ -110,6 +116,9 @@ export class ContainerService {
   private readonly names = new Map<string, string>();
   private readonly execs = new Map<string, ExecRecord>();
   private stopping = false;
+  // --- container-fs: log rotation hooks (set by containerFsRoutes; see containers/logrotate.ts) ---
+  logRotator: { start(id: string): void; stop(id: string): void } | undefined;
+  // --- end container-fs ---
 
   constructor(private readonly d: ContainerServiceDeps) {}
 
@@ -241,7 +250,8 @@ export class ContainerService {
     const parent = chainIds(img.config.rootfs.diff_ids).at(-1) ?? null;
     // The container's config as Docker reports it: the image's values fill what the request left empty.
     const config = { ...body.config };
-    if (config.Hostname === '') config.Hostname = defaultHostname(id);
+    // --network host: the host's name, as dockerd does.
+    if (config.Hostname === '') config.Hostname = body.host.NetworkMode === 'host' ? hostname() : defaultHostname(id);
     if (config.Env === null || config.Env.length === 0) config.Env = ic?.Env ?? null;
     else config.Env = mergeEnvList(ic?.Env ?? [], config.Env);
     if (config.Cmd === null && config.Entrypoint === null) config.Cmd = ic?.Cmd ?? null;
@@ -271,11 +281,16 @@ export class ContainerService {
     await this.d.snapshots.prepare(ctx, id, (parent ?? undefined) as Parameters<Snapshotter['prepare']>[2]);
     try {
       await mkdir(this.stateDir(id), { recursive: true, mode: 0o710 });
+      // Memberships and mount points are recorded now; Docker creates named and anonymous volumes at create.
+      this.d.network.register(rec);
+      await this.d.volumes.register(ctx, rec, (ref) => this.get(ref).rec.Id);
       this.track(rec);
       this.save(rec);
     } catch (e) {
       this.live.delete(id);
       this.names.delete(cname);
+      this.d.network.forget(id);
+      await this.d.volumes.forget(ctx, id, true).catch(() => {});
       await this.d.snapshots.remove(id).catch(() => {});
       throw e;
     }
@@ -289,8 +304,7 @@ export class ContainerService {
       this.get(mode.slice(10));
       return;
     }
-    // User-defined networks come with the networks issue.
-    throw new NotFoundError(`network ${mode} not found`);
+    // Named networks are checked by the network side (register).
   }
 
   // --- start ----------------------------------------------------------------
@@ -328,9 +342,10 @@ export class ContainerService {
     try {
       const user = await resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd ?? []);
       await this.ensureWorkdir(rootfs, rec.Config.WorkingDir, user.uid, user.gid);
-      const files = await this.writeEtcFiles(rec);
+      const net = await this.d.network.prepare(ctx, rec);
+      const files = await this.writeEtcFiles(rec, net);
       const hc = rec.HostConfig;
-      const mountsOut: ResolvedMount[] = this.resolveMounts(rec);
+      const mountsOut: ResolvedMount[] = await this.d.volumes.resolve(ctx, rec, (p) => resolveInRoot(rootfs, p));
       const netMode = hc.NetworkMode === 'host' ? 'host' : hc.NetworkMode.startsWith('container:') ? `container:${this.get(hc.NetworkMode.slice(10)).rec.State.Pid}` : 'none';
       const spec: OciSpec = generateSpec({
         id,
@@ -388,8 +403,10 @@ export class ContainerService {
         devices: await resolveDevices(hc.Devices),
         ...(this.d.initBinary !== undefined ? { initBinary: this.d.initBinary } : {}),
         cgroupns: 'host',
+        ...(net.netnsPath !== undefined ? { netnsPath: net.netnsPath } : {}),
       });
-      const logSizeMax = parseSize(hc.LogConfig.Config['max-size']);
+      // container-fs: with max-file > 1 berth rotates (logRotator); conmon's limit would truncate instead.
+      const logSizeMax = Number(hc.LogConfig.Config['max-file'] ?? '1') > 1 ? undefined : parseSize(hc.LogConfig.Config['max-size']);
       let created;
       try {
         created = await this.d.conmon.create({
@@ -413,6 +430,11 @@ export class ContainerService {
         throw e;
       }
       if (l.attachers.size > 0) await this.connectSession(ctx, l);
+      // Interfaces were being set up while runc created the container; the process may run once they exist.
+      await net.ready.catch(async (e: unknown) => {
+        await this.d.conmon.remove(id).catch(() => {});
+        throw e;
+      });
       await this.d.conmon.start(id);
       rec.State = {
         ...rec.State,
@@ -432,8 +454,11 @@ export class ContainerService {
       l.exited = this.watchExit(ctx, l);
       this.d.events.publish('container', 'start', id, { image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
       this.startHealth(ctx, l);
+      this.logRotator?.start(id); // container-fs
     } catch (e) {
       await unmountQuiet(this.d.sys, rootfs);
+      await this.d.network.teardown(ctx, rec).catch((err: unknown) => ctx.log.warn('network teardown failed', { id, err: errorMessage(err) }));
+      await this.d.volumes.release(ctx, rec).catch(() => {});
       if (!(e instanceof RuntimeStartError)) throw e;
       // Docker: the API says 500 (or 400/404 by cause); the CLI then exits 125/126/127.
       throw e;
@@ -452,7 +477,7 @@ export class ContainerService {
     }
   }
 
-  private async writeEtcFiles(rec: ContainerRecord): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+  private async writeEtcFiles(rec: ContainerRecord, net: { ips: readonly string[]; dnsServers: readonly string[]; hostGateway: string }): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
     const dir = this.stateDir(rec.Id);
     const hostname = join(dir, 'hostname');
     const hosts = join(dir, 'hosts');
@@ -462,34 +487,12 @@ export class ContainerService {
     if (hostNet) {
       await writeFile(hosts, await readFile('/etc/hosts').catch(() => Buffer.from('127.0.0.1\tlocalhost\n')));
     } else {
-      await writeFile(hosts, hostsFile(rec.Config.Hostname, rec.Config.Domainname, [], rec.HostConfig.ExtraHosts ?? []));
+      // `--add-host name:host-gateway` means the default bridge's gateway, as in dockerd.
+      const extra = (rec.HostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${net.hostGateway}`));
+      await writeFile(hosts, hostsFile(rec.Config.Hostname, rec.Config.Domainname, net.ips, extra));
     }
-    await writeFile(resolvConf, await resolvConfFor(rec, hostNet));
+    await writeFile(resolvConf, await resolvConfFor(rec, hostNet, net.dnsServers));
     return { hosts, hostname, resolvConf };
-  }
-
-  /** Binds (`-v /host:/ctr:ro`) and `--mount type=bind|tmpfs`. Named volumes come with the volumes issue. */
-  private resolveMounts(rec: ContainerRecord): ResolvedMount[] {
-    const out: ResolvedMount[] = [];
-    for (const b of rec.HostConfig.Binds ?? []) {
-      const parts = b.split(':');
-      const src = parts[0] ?? '';
-      const dst = parts[1] ?? '';
-      const opts = (parts[2] ?? '').split(',').filter((x) => x !== '');
-      if (!src.startsWith('/')) throw new NotFoundError(`get ${src}: no such volume`);
-      if (!dst.startsWith('/')) throw new InvalidArgumentError(`invalid mount config for type "bind": invalid mount path: '${dst}' mount path must be absolute`);
-      out.push({ source: src, target: dst, type: 'bind', options: ['rbind', opts.includes('ro') ? 'ro' : 'rw', 'rprivate'] });
-    }
-    for (const m of rec.HostConfig.Mounts ?? []) {
-      if (m.Type === 'bind') out.push({ source: m.Source, target: m.Target, type: 'bind', options: ['rbind', m.ReadOnly ? 'ro' : 'rw', 'rprivate'] });
-      else if (m.Type === 'tmpfs') {
-        const o = ['nosuid', 'nodev', 'noexec'];
-        if (m.TmpfsOptions?.SizeBytes !== undefined) o.push(`size=${m.TmpfsOptions.SizeBytes}`);
-        if (m.TmpfsOptions?.Mode !== undefined) o.push(`mode=${m.TmpfsOptions.Mode.toString(8)}`);
-        out.push({ source: 'tmpfs', target: m.Target, type: 'tmpfs', options: o });
-      } else throw new InvalidArgumentError(`mount type "${m.Type}" is not supported yet`);
-    }
-    return out;
   }
 
   // --- exit, restart, wait ---------------------------------------------------
@@ -505,6 +508,7 @@ export class ContainerService {
     const rec = l.rec;
     const id = rec.Id;
     if (l.healthTimer !== undefined) clearInterval(l.healthTimer);
+    this.logRotator?.stop(id); // container-fs
     l.session?.close();
     delete l.session;
     for (const a of l.attachers) a.end();
@@ -516,6 +520,10 @@ export class ContainerService {
     this.save(rec);
     if (oom) this.d.events.publish('container', 'oom', id, { image: rec.Config.Image, name: rec.Name });
     this.d.events.publish('container', 'die', id, { exitCode: String(code), image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
+    // Docker's order: die, network disconnect. Off the exit path (netavark takes ~100-300 ms);
+    // rm, a restart and `network rm` wait for it.
+    void this.d.network.teardown(ctx, rec).catch((e: unknown) => ctx.log.warn('network teardown failed', { id, err: errorMessage(e) }));
+    await this.d.volumes.release(ctx, rec).catch((e: unknown) => ctx.log.warn('volume release failed', { id, err: errorMessage(e) }));
     for (const w of l.exitWaiters) w();
     l.exitWaiters.clear();
     if (this.shouldRestart(rec)) {
@@ -688,16 +696,17 @@ export class ContainerService {
         await exited;
       }
     }
-    await this.finishRemove(ctx, l, false);
+    await this.finishRemove(ctx, l, false, opts.volumes);
   }
 
-  private async finishRemove(ctx: Ctx, l: Live, quiet: boolean): Promise<void> {
+  private async finishRemove(ctx: Ctx, l: Live, quiet: boolean, removeVolumes = false): Promise<void> {
     const rec = l.rec;
     rec.State.Status = 'removing';
     this.save(rec);
     for (const e of l.execIds) this.execs.delete(e);
     await this.d.conmon.remove(rec.Id).catch(() => {});
     await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
+    await this.d.volumes.forget(ctx, rec.Id, removeVolumes).catch((e: unknown) => ctx.log.warn('volume release failed', { id: rec.Id, err: errorMessage(e) }));
     await rm(this.bundle(rec.Id), { recursive: true, force: true });
     await this.d.snapshots.remove(rec.Id).catch((e: unknown) => {
       if (!(e instanceof NotFoundError)) ctx.log.warn('snapshot removal failed', { id: rec.Id, err: errorMessage(e) });
@@ -711,6 +720,9 @@ export class ContainerService {
     l.removeWaiters.clear();
     for (const w of l.exitWaiters) w();
     l.exitWaiters.clear();
+    // After the waiters (`run --rm` returns now); DELETE still answers after the network is gone.
+    await this.d.network.teardown(ctx, rec).catch((e: unknown) => ctx.log.warn('network teardown failed', { id: rec.Id, err: errorMessage(e) }));
+    this.d.network.forget(rec.Id);
   }
 
   rename(ref: string, newName: string): void {
@@ -1058,32 +1070,11 @@ export class ContainerService {
   }
 
   private mountPoints(r: ContainerRecord): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
-    for (const b of r.HostConfig.Binds ?? []) {
-      const [src, dst, mode = ''] = b.split(':');
-      out.push({ Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' });
-    }
-    for (const m of r.HostConfig.Mounts ?? []) {
-      out.push({ Type: m.Type, Source: m.Source, Destination: m.Target, Mode: '', RW: !m.ReadOnly, Propagation: m.Type === 'bind' ? 'rprivate' : '' });
-    }
-    return out;
+    return this.d.volumes.mountPoints(r.Id);
   }
 
   private networkSettings(r: ContainerRecord): Record<string, unknown> {
-    const mode = r.HostConfig.NetworkMode;
-    const netName = mode === 'default' ? 'bridge' : mode;
-    const networks: Record<string, unknown> = {};
-    if (!mode.startsWith('container:')) {
-      networks[netName] = {
-        IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
-        IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
-      };
-    }
-    return {
-      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {}, SandboxKey: '',
-      SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '', Networks: networks,
-    };
+    return this.d.network.settings(r);
   }
 
   /** GET /containers/json entries. */
@@ -1097,13 +1088,13 @@ export class ContainerService {
       ImageID: r.Image,
       Command: command,
       Created: Math.floor(Date.parse(r.Created) / 1000),
-      Ports: [],
+      Ports: this.d.network.summaryPorts(r),
       Labels: r.Config.Labels,
       State: r.State.Status,
       Status: humanStatus(r),
       HostConfig: { NetworkMode: r.HostConfig.NetworkMode },
-      NetworkSettings: { Networks: this.networkSettings(r)['Networks'] },
-      Mounts: this.mountPoints(r).map((m) => ({ ...m, Name: undefined })),
+      NetworkSettings: { Networks: this.d.network.summaryNetworks(r) },
+      Mounts: this.mountPoints(r),
     };
   }
 
@@ -1146,6 +1137,10 @@ export class ContainerService {
       if (anc !== undefined && !anc.some((a) => { const img = this.d.images.index.find(a); return img !== undefined && img.record.id === r.Image; })) continue;
       const health = f.get('health');
       if (health !== undefined && !health.includes(r.State.Health?.Status ?? 'none')) continue;
+      const netF = f.get('network');
+      if (netF !== undefined && !this.d.network.networksOf(r.Id).some((n) => netF.includes(n.name) || netF.some((x) => n.id.startsWith(x)))) continue;
+      const volF = f.get('volume');
+      if (volF !== undefined && !this.mountPoints(r).some((m) => volF.includes(String(m['Name'])) || volF.includes(String(m['Destination'])))) continue;
       out.push(this.summary(r));
       if (opts.latestOnly) break;
       if (opts.limit > 0 && out.length >= opts.limit) break;
@@ -1236,7 +1231,7 @@ function mergeEnvList(base: readonly string[], over: readonly string[]): string[
   return out;
 }
 
-async function resolvConfFor(rec: ContainerRecord, hostNet: boolean): Promise<string> {
+async function resolvConfFor(rec: ContainerRecord, hostNet: boolean, dnsServers: readonly string[]): Promise<string> {
   const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const hc = rec.HostConfig;
   let lines = host.split('\n');
@@ -1248,6 +1243,12 @@ async function resolvConfFor(rec: ContainerRecord, hostNet: boolean): Promise<st
   if (hc.DnsSearch.length > 0) lines = lines.filter((l) => !/^\s*(search|domain)\s/.test(l)).concat([`search ${hc.DnsSearch.join(' ')}`]);
   if (hc.DnsOptions.length > 0) lines = lines.filter((l) => !/^\s*options\s/.test(l)).concat([`options ${hc.DnsOptions.join(' ')}`]);
   if (!lines.some((l) => /^\s*nameserver\s/.test(l)) && !hostNet) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  if (dnsServers.length > 0) {
+    // User-defined networks: aardvark-dns (on the gateway) answers container names and forwards the rest.
+    const rest = hc.Dns.length > 0 ? lines.filter((l) => /^\s*nameserver\s/.test(l)) : [];
+    lines = lines.filter((l) => !/^\s*nameserver\s/.test(l)).concat(dnsServers.map((d) => `nameserver ${d}`), rest);
+    if (hc.DnsOptions.length === 0) lines = lines.filter((l) => !/^\s*options\s/.test(l)).concat(['options ndots:0']);
+  }
   return lines.filter((l, i, a) => !(l === '' && i === a.length - 1)).join('\n') + '\n';
 }
 

@@ -17,6 +17,8 @@ export interface DaemonConfig {
   registryMirrors: string[];
   registryAddr: string | undefined;
   bip: string | undefined;
+  /** -b/--bridge: the default bridge's interface name (berth0). */
+  bridge: string | undefined;
   defaultAddressPools: string[];
   help: boolean;
   version: boolean;
@@ -30,6 +32,7 @@ A self-sufficient runtime for containers, speaking the Docker Engine API.
 
 Options:
       --bip string                          Specify network bridge IP (default 10.88.0.1/16)
+  -b, --bridge string                       Name of the default bridge interface (default "berth0")
       --data-root string                    Root directory of persistent berth state (default "/var/lib/berth")
   -D, --debug                               Enable debug mode
       --default-address-pool pool-options   Default address pools for node specific local networks
@@ -59,6 +62,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig {
     registryMirrors: [],
     registryAddr: undefined,
     bip: undefined,
+    bridge: undefined,
     defaultAddressPools: [],
     help: false,
     version: false,
@@ -98,6 +102,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig {
       case '--registry-mirror': c.registryMirrors.push(value()); break;
       case '--registry-addr': c.registryAddr = value(); break;
       case '--bip': c.bip = value(); break;
+      case '-b': case '--bridge': c.bridge = value(); break;
       case '--default-address-pool': c.defaultAddressPools.push(value()); break;
       case '-h': case '--help': c.help = true; break;
       case '-v': case '--version': c.version = true; break;

@@ -24,8 +24,18 @@ import { Registries } from '../remotes/client.js';
 import { systemRoutes, collectSystemFacts } from '../api/routes/system.js';
 import { eventRoutes } from '../api/routes/events.js';
 import { containerRoutes } from '../api/routes/containers.js';
+import { containerFsRoutes } from '../api/routes/container-fs.js';
 import { ContainerService } from '../containers/service.js';
 import { ContainerTable } from '../metadata/containers.js';
+// --- networks & volumes ---
+import { NetworkTable } from '../metadata/networks.js';
+import { VolumeTable } from '../metadata/volumes.js';
+import { Netavark } from '../network/netavark.js';
+import { NetworkService } from '../network/service.js';
+import { VolumeService } from '../volumes/service.js';
+import { networkRoutes } from '../api/routes/networks.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
+// --- end networks & volumes ---
 import { Runc } from '../runtime/runc.js';
 import { Conmon } from '../runtime/conmon.js';
 import { hostFacts } from '../runtime/spec.js';
@@ -86,6 +96,28 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const runc = new Runc({ root: join(cfg.execRoot, 'runc'), binary: cfg.runtime.startsWith('/') ? cfg.runtime : `/usr/sbin/${cfg.runtime}` });
   const conmon = new Conmon({ runc, stateDir: join(cfg.execRoot, 'conmon'), log });
   await conmon.init();
+  // --- networks & volumes: netavark in namespaces berth pins under <exec-root>/netns ---
+  const netavark = new Netavark({
+    binary: '/usr/lib/podman/netavark',
+    aardvark: '/usr/lib/podman/aardvark-dns',
+    configDir: join(cfg.execRoot, 'netavark'),
+    netnsDir: join(cfg.execRoot, 'netns'),
+    sys,
+    log,
+  });
+  const networks = new NetworkService({
+    netavark,
+    table: new NetworkTable(db),
+    events,
+    log,
+    bip: cfg.bip ?? '10.88.0.1/16',
+    bridgeName: cfg.bridge ?? 'berth0',
+    pools: cfg.defaultAddressPools,
+  });
+  await networks.init();
+  const volumes = new VolumeService({ root: join(cfg.dataRoot, 'volumes'), table: new VolumeTable(db), events, sys, log });
+  await volumes.init();
+  // --- end networks & volumes ---
   const initBinary = ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini'].find((p) => existsSync(p));
   containers = new ContainerService({
     images,
@@ -100,8 +132,22 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     runRoot: join(cfg.execRoot, 'c'),
     host: await hostFacts(),
     ...(initBinary !== undefined ? { initBinary } : {}),
+    network: networks,
+    volumes,
   });
   await containers.init(ctx);
+  // --- networks & volumes: free what containers that no longer run left behind (kill -9) ---
+  {
+    const c = containers;
+    networks.setContainers({ get: (ref) => c.get(ref).rec });
+    const running = (id: string): boolean | undefined => {
+      const l = c.find(id);
+      return l === undefined ? undefined : ['running', 'paused', 'restarting'].includes(l.rec.State.Status);
+    };
+    await networks.reconcile(ctx, running);
+    await volumes.reconcile(ctx, running);
+  }
+  // --- end networks & volumes ---
   images.scheduleGc(ctx);
   const cs = containers;
 
@@ -127,8 +173,11 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const registries = new Registries({ log, insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, userAgent: `berth/${BERTH_VERSION}` });
   api.register(distributionRoutes({ images, content, leases, registries }));
   // --- end registry client ---
-  api.register(imageRoutes({ images, content, leases, table }));
+  api.register(imageRoutes({ images, content, leases, table, trimHeap: () => sys.mallocTrim() }));
   api.register(containerRoutes(cs));
+  api.register(networkRoutes(networks)); // networks & volumes
+  api.register(volumeRoutes(volumes)); // networks & volumes
+  api.register(containerFsRoutes({ containers: cs, snapshots, sys, images, events, content, leases, runc, conmon, log }));
 
   return {
     api,
@@ -139,6 +188,7 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     async close() {
       await api.close();
       cs.close();
+      await networks.drain(); // networks & volumes: teardowns started by exits
       registries.close(); // registry client
       db.close();
     },
