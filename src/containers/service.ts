@@ -17,7 +17,7 @@
 import { mkdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
 import { ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
 import { newId } from '../base/ids.js';
@@ -549,7 +549,7 @@ export class ContainerService {
 
   private shouldRestart(rec: ContainerRecord): boolean {
     const p = rec.HostConfig.RestartPolicy;
-    if (rec.State.ManualStop && p.Name !== 'always') return false;
+    // Docker: a container the user stopped stays stopped, whatever the policy.
     if (rec.State.ManualStop) return false;
     switch (p.Name) {
       case 'always':
@@ -638,13 +638,13 @@ export class ContainerService {
     const l = this.get(ref);
     if (!isRunning(l.rec.State)) throw new ConflictError(`Cannot kill container: ${ref}: Container ${l.rec.Id} is not running`);
     const s = sig === undefined || sig === '' ? 'SIGKILL' : sig;
-    signalNumber(s);
-    if (signalNumber(s) === 9 || signalNumber(s) === 15) {
+    const n = signalNumber(s); // validates before anything is sent
+    // Killed by the user: restart policies other than `always` stand down, as in Docker.
+    if (n === 9 || n === 15) {
       l.rec.State.ManualStop = true;
       this.save(l.rec);
     }
     await this.signal(l.rec, s);
-    void ctx;
   }
 
   async restart(ctx: Ctx, ref: string, timeoutSec: number | undefined): Promise<void> {
@@ -855,7 +855,8 @@ export class ContainerService {
       Pid: 0,
       ConsoleSize: Array.isArray(cs) && cs.length === 2 && typeof cs[0] === 'number' && typeof cs[1] === 'number' ? [cs[0], cs[1]] : null,
       started: false,
-      dir: join(this.bundle(l.rec.Id), 'exec', ''),
+      // Short: conmon's attach socket path must stay under 108 bytes.
+      dir: '',
     };
     e.dir = join(this.d.runRoot, `x${e.ID.slice(0, 12)}`);
     this.execs.set(e.ID, e);
@@ -928,8 +929,6 @@ export class ContainerService {
       }
       e.Running = false;
       throw err;
-    } finally {
-      void ctx;
     }
   }
 
@@ -1213,11 +1212,6 @@ export class ContainerService {
     }
     this.d.conmon.close();
   }
-
-  /** Bytes, for stdin streams that must be created by the API layer. */
-  static passThrough(): PassThrough {
-    return new PassThrough();
-  }
 }
 
 function mergeEnvList(base: readonly string[], over: readonly string[]): string[] {
@@ -1272,4 +1266,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
-export type { Writable };
