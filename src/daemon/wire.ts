@@ -41,6 +41,13 @@ import { Conmon } from '../runtime/conmon.js';
 import { hostFacts } from '../runtime/spec.js';
 import { existsSync } from 'node:fs';
 import type { DaemonConfig } from './config.js';
+// --- builder ---
+import { Builder } from '../build/builder.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { preparePull } from '../images/pull.js';
+import { credentialsFrom } from '../remotes/auth.js';
+import { parseReference as parseRefForBuild, withDefaultTag as withDefaultTagForBuild } from '../oci/reference.js';
+// --- end builder ---
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -178,6 +185,23 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   api.register(networkRoutes(networks)); // networks & volumes
   api.register(volumeRoutes(volumes)); // networks & volumes
   api.register(containerFsRoutes({ containers: cs, snapshots, sys, images, events, content, leases, runc, conmon, log }));
+  // --- builder: POST /build (classic API) and /build/prune; FROM pulls missing bases through the registry client ---
+  const builder = new Builder({
+    images,
+    content,
+    leases,
+    sys,
+    snapshots,
+    containers: cs,
+    log,
+    root: join(cfg.dataRoot, 'build'),
+    pull: async (pctx, ref, out) => {
+      const p = await preparePull(pctx, { images, content, leases, registries }, { ref: withDefaultTagForBuild(parseRefForBuild(ref)), creds: credentialsFrom({}) });
+      return p.run(pctx, (m) => out.progress?.(m as unknown as Record<string, unknown>));
+    },
+  });
+  api.register(buildRoutes({ builder, sys, tmpRoot: join(cfg.dataRoot, 'build', 'tmp') }));
+  // --- end builder ---
 
   return {
     api,

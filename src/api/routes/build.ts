@@ -1,0 +1,144 @@
+/**
+ * POST /build (the classic builder's API, which `DOCKER_BUILDKIT=0 docker
+ * build`, docker-compose and docker-py use) and POST /build/prune.
+ *
+ * The body is the context tar whatever the Content-Type says (the CLI
+ * sends application/x-tar chunked, docker-py application/tar with a
+ * Content-Length). Problems found before building (a bad parameter, a
+ * Dockerfile syntax error, a missing Dockerfile) are HTTP errors, as
+ * dockerd; once the stream has started they are in-stream errors with the
+ * failed RUN's exit code (§5.3).
+ */
+import { errorMessage, InvalidArgumentError } from '../../base/errors.js';
+import type { Sys } from '../../base/sys.js';
+import { BuildError, type Builder, type BuildOutput, type BuildRequest } from '../../build/builder.js';
+import { BuildContext } from '../../build/context.js';
+import { DockerfileSyntaxError } from '../../build/dockerfile/parser.js';
+import type { ApiRequest } from '../http.js';
+import type { JsonStream } from '../http.js';
+import type { Route } from '../router.js';
+
+export interface BuildRouteDeps {
+  readonly builder: Builder;
+  readonly sys: Sys;
+  /** Where contexts are extracted (removed after each build). */
+  readonly tmpRoot: string;
+}
+
+function stringMap(v: unknown, what: string): Map<string, string> {
+  const m = new Map<string, string>();
+  if (v === undefined || v === null) return m;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgumentError(`${what} must be a JSON object`);
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    // `--build-arg NAME` without a value and not in the environment arrives as null: unset.
+    if (x === null) continue;
+    if (typeof x !== 'string') throw new InvalidArgumentError(`${what}: value of ${k} must be a string`);
+    m.set(k, x);
+  }
+  return m;
+}
+
+function parseSecrets(header: string | string[] | undefined): Map<string, Buffer> {
+  const m = new Map<string, Buffer>();
+  if (typeof header !== 'string' || header === '') return m;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('X-Berth-Build-Secrets: not base64 JSON');
+  }
+  for (const [k, x] of stringMap(v, 'X-Berth-Build-Secrets')) m.set(k, Buffer.from(x, 'base64'));
+  return m;
+}
+
+export function parseBuildRequest(req: ApiRequest): BuildRequest {
+  const q = req.query;
+  const intOpt = (n: string): number | undefined => {
+    const v = q.int(n);
+    return v === undefined || v === 0 ? undefined : v;
+  };
+  const shm = intOpt('shmsize');
+  const mem = intOpt('memory');
+  const target = q.str('target');
+  const platform = q.str('platform');
+  const dockerfile = q.str('dockerfile');
+  const extra = q.str('extrahosts');
+  if (q.str('remote') !== undefined && q.str('remote') !== '') throw new InvalidArgumentError('remote build contexts are not supported; send the context as the request body');
+  return {
+    ...(dockerfile !== undefined && dockerfile !== '' ? { dockerfile } : {}),
+    tags: q.strs('t').filter((t) => t !== ''),
+    buildArgs: stringMap(q.json('buildargs'), 'buildargs'),
+    ...(target !== undefined && target !== '' ? { target } : {}),
+    labels: Object.fromEntries(stringMap(q.json('labels'), 'labels')),
+    noCache: q.bool('nocache'),
+    pull: q.bool('pull'),
+    rm: q.bool('rm', true),
+    forceRm: q.bool('forcerm'),
+    quiet: q.bool('q'),
+    ...(platform !== undefined && platform !== '' ? { platform } : {}),
+    // The CLI sends `extrahosts=a:1.2.3.4,b:…` (one value, comma separated) or repeats it.
+    extraHosts: extra === undefined ? [] : q.strs('extrahosts').flatMap((x) => x.split(',')).filter((x) => x !== ''),
+    networkMode: q.str('networkmode') ?? 'default',
+    ...(shm !== undefined ? { shmSize: shm } : {}),
+    ...(mem !== undefined ? { memory: mem } : {}),
+    secrets: parseSecrets(req.headers['x-berth-build-secrets']),
+  };
+}
+
+export function buildRoutes(d: BuildRouteDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/build',
+      handler: async (req, res) => {
+        const r = parseBuildRequest(req);
+        const context = await BuildContext.fromTar(d.sys, d.tmpRoot, req.raw, r.dockerfile);
+        try {
+          let plan;
+          try {
+            plan = d.builder.prepare(context.dockerfile, r);
+          } catch (e) {
+            if (e instanceof DockerfileSyntaxError) throw new InvalidArgumentError(e.message);
+            throw e;
+          }
+          const stream: JsonStream = res.jsonStream({ terminator: '\r\n' });
+          let id = '';
+          const out: BuildOutput = {
+            stream: (text) => {
+              if (!r.quiet) stream.write({ stream: text });
+            },
+            aux: (v) => {
+              if (typeof v['ID'] === 'string') id = v['ID'];
+              stream.write({ aux: v });
+            },
+            progress: (m) => {
+              if (!r.quiet) stream.write(m);
+            },
+          };
+          try {
+            await d.builder.build(req.ctx, context, r, out, plan);
+            if (r.quiet) stream.write({ stream: `${id}\n` });
+            stream.end();
+          } catch (e) {
+            req.ctx.log.info('build failed', { err: errorMessage(e) });
+            stream.error(errorMessage(e), e instanceof BuildError ? e.code : undefined);
+          }
+        } finally {
+          await context.dispose();
+        }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/build/prune',
+      handler: async (_req, res) => {
+        res.json(200, await d.builder.prune());
+      },
+    },
+    {
+      method: 'POST',
+      path: '/build/cancel',
+      handler: (_req, res) => res.empty(200),
+    },
+  ];
+}

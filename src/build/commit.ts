@@ -1,0 +1,228 @@
+/**
+ * The builder's own commit: an overlay upper directory (a RUN container's,
+ * or a scratch snapshot a COPY wrote into) → a layer tar → content store and
+ * snapshotter in one pass → a new image config and manifest → a registered
+ * image whose parent is the previous step's image.
+ *
+ * Kept here rather than shared with `containers/fs.ts` so each step's
+ * layer is deterministic on purpose: `writeDiff` sorts names, the mtime
+ * clamp (SOURCE_DATE_EPOCH, or the base image's creation time) removes the
+ * wall clock, the runtime's mount points are dropped, and configs carry no
+ * container ID or build-time timestamp. Same inputs → same digests.
+ */
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { lstat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Stats } from 'node:fs';
+import type { Ctx } from '../base/ctx.js';
+import { digestOf, type Digest } from '../base/digest.js';
+import { InternalError } from '../base/errors.js';
+import type { Sys } from '../base/sys.js';
+import type { ContentStore } from '../content/types.js';
+import type { LeaseManager } from '../content/leases.js';
+import type { ImageService, StagedLayers } from '../images/service.js';
+import type { Image } from '../images/store.js';
+import { MediaType } from '../oci/mediatypes.js';
+import type { HistoryEntry, ImageConfig, ImageManifest, Descriptor } from '../oci/types.js';
+import { writeDiff } from '../snapshots/diff.js';
+import { encodeHeader, tarPadding, tarTrailer, TarReader, type TarHeader, type TarWriteHeader } from '../snapshots/tar.js';
+import type { StagedLayer } from '../snapshots/types.js';
+
+export interface CommitDeps {
+  readonly images: ImageService;
+  readonly content: ContentStore;
+  readonly leases: LeaseManager;
+  readonly sys: Sys;
+}
+
+/** An image-to-be: what a step produces before it is registered. */
+export interface BuildState {
+  readonly image?: Image;
+  readonly config: ImageConfig;
+  readonly layers: readonly Descriptor[];
+}
+
+/** Mount points the runtime creates in every container (Docker keeps them in an "-init" layer). */
+const INIT_PATHS = ['dev', 'dev/pts', 'dev/shm', 'dev/console', 'proc', 'sys', '.dockerenv', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname', 'etc/mtab'];
+
+export interface LayerResult {
+  readonly digest: Digest;
+  readonly size: number;
+  readonly staged: StagedLayer;
+}
+
+/**
+ * Writes the changes of `upper` as a layer. `skip` lists paths (relative,
+ * no leading slash) that are mount points of this step, not its changes.
+ * Returns undefined when nothing changed.
+ */
+export async function commitUpper(
+  ctx: Ctx,
+  d: CommitDeps,
+  upper: string,
+  lowers: readonly string[],
+  skip: readonly string[],
+  epoch: number,
+  lease: { add(d: string): void },
+): Promise<LayerResult | undefined> {
+  const raw = new PassThrough({ highWaterMark: 1 << 20 });
+  const diffDone = writeDiff(d.sys, upper, raw, { sourceDateEpoch: epoch }).catch((e: unknown) => {
+    raw.destroy(e instanceof Error ? e : new InternalError(String(e)));
+    throw e;
+  });
+  const filtered = Readable.from(filterEntries(raw, lowers, new Set([...INIT_PATHS, ...skip])));
+  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+  const toStage = new PassThrough({ highWaterMark: 1 << 20 });
+  const fan = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _e, cb) {
+      let pending = 2;
+      const done = (): void => {
+        if (--pending === 0) cb();
+      };
+      if (toStore.write(chunk)) done();
+      else toStore.once('drain', done);
+      if (toStage.write(chunk)) done();
+      else toStage.once('drain', done);
+    },
+    final(cb) {
+      toStore.end();
+      toStage.end();
+      cb();
+    },
+  });
+  filtered.on('error', (e) => {
+    toStore.destroy(e);
+    toStage.destroy(e);
+  });
+  const piping = new Promise<void>((res, rej) => {
+    filtered.pipe(fan);
+    fan.on('finish', res);
+    filtered.on('error', rej);
+  });
+  const [stored, staged] = await Promise.all([d.content.ingest(ctx, toStore), d.images.stageLayer(ctx, toStage), piping, diffDone]);
+  lease.add(stored.digest);
+  // An empty layer is just the 1024-byte trailer.
+  if (stored.size <= 1024) {
+    await d.images.abortStagedLayer(staged);
+    return undefined;
+  }
+  return { digest: stored.digest, size: stored.size, staged };
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function toWrite(h: TarHeader): TarWriteHeader {
+  return { name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, size: h.size, mtime: h.mtime, linkname: h.linkname, devmajor: h.devmajor, devminor: h.devminor, xattrs: h.xattrs };
+}
+
+/**
+ * Drops mount points and their whiteouts, and directories that only exist
+ * in the upper dir because something below them was copied up (same mode
+ * and owner as below) unless one of their children is emitted.
+ */
+async function* filterEntries(diff: Readable, lowers: readonly string[], skip: ReadonlySet<string>): AsyncGenerator<Buffer> {
+  const reader = new TarReader(diff, { maxEntrySize: 64 * 1024 ** 3 });
+  const held: { rel: string; h: TarHeader }[] = [];
+  for (;;) {
+    const h = await reader.next();
+    if (h === undefined) break;
+    const rel = h.name.replace(/\/+$/, '');
+    while (held.length > 0 && !rel.startsWith(`${held.at(-1)!.rel}/`)) held.pop();
+    const base = posix.basename(rel);
+    const whiteoutOf = base.startsWith('.wh.') && base !== '.wh..wh..opq' ? posix.join(posix.dirname(rel), base.slice(4)) : undefined;
+    if (skip.has(rel) || (whiteoutOf !== undefined && skip.has(whiteoutOf))) {
+      if (h.type === 'dir') held.push({ rel, h });
+      continue;
+    }
+    if (h.type === 'dir') {
+      let low: Stats | undefined;
+      for (const l of lowers) {
+        low = await lstatOrUndefined(join(l, rel));
+        if (low !== undefined) break;
+      }
+      if (low !== undefined && low.isDirectory() && (low.mode & 0o7777) === h.mode && low.uid === h.uid && low.gid === h.gid && h.xattrs.size === 0) {
+        held.push({ rel, h });
+        continue;
+      }
+    }
+    for (const p of held) for (const b of encodeHeader(toWrite(p.h))) yield b;
+    held.length = 0;
+    for (const b of encodeHeader(toWrite(h))) yield b;
+    if (h.type === 'file' && h.size > 0) {
+      for await (const b of reader.data()) yield b;
+      const pad = tarPadding(h.size);
+      if (pad.length > 0) yield pad;
+    }
+  }
+  await reader.drain();
+  yield tarTrailer();
+}
+
+/**
+ * Registers the image for a step: `parent`'s config changed by the step,
+ * plus `layer` when the step changed files.
+ */
+export async function registerStep(
+  ctx: Ctx,
+  d: CommitDeps,
+  parent: BuildState,
+  config: ImageConfig,
+  history: HistoryEntry,
+  layer: LayerResult | undefined,
+  lease: { add(d: string): void },
+): Promise<BuildState & { existed: boolean }> {
+  const diffIds = [...config.rootfs.diff_ids];
+  const layers = [...parent.layers];
+  if (layer !== undefined) {
+    diffIds.push(layer.digest);
+    layers.push({ mediaType: MediaType.dockerLayer, digest: layer.digest, size: layer.size });
+  }
+  const hist: HistoryEntry = { ...history };
+  if (layer === undefined) hist.empty_layer = true;
+  const imageConfig: ImageConfig = { ...config, rootfs: { type: 'layers', diff_ids: diffIds }, history: [...(config.history ?? []), hist] };
+  const cbytes = Buffer.from(JSON.stringify(imageConfig));
+  const c = await d.content.put(ctx, cbytes, { digest: digestOf(cbytes) });
+  lease.add(c.digest);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.dockerManifest,
+    config: { mediaType: MediaType.dockerConfig, digest: c.digest, size: c.size },
+    layers,
+  };
+  const mbytes = Buffer.from(JSON.stringify(manifest));
+  const m = await d.content.put(ctx, mbytes, { digest: digestOf(mbytes) });
+  lease.add(m.digest);
+  const existed = d.images.index.byId(c.digest) !== undefined;
+  let staged = layer?.staged;
+  const handoff: StagedLayers = {
+    take: (blob) => {
+      if (layer === undefined || blob !== layer.digest || staged === undefined) return undefined;
+      const s = staged;
+      staged = undefined;
+      return s;
+    },
+  };
+  try {
+    const recs = await d.images.unpack(ctx, manifest, imageConfig, undefined, handoff);
+    const img = d.images.register(
+      { manifestDigest: m.digest, manifest, configDigest: c.digest, config: imageConfig, ...(parent.image !== undefined ? { parent: parent.image.record.id } : {}) },
+      recs,
+    );
+    return { image: img, config: imageConfig, layers, existed };
+  } finally {
+    // Already present (same layer built before): the staged copy is not needed.
+    if (staged !== undefined) await d.images.abortStagedLayer(staged).catch(() => {});
+  }
+}
+
+/** The state of an existing image (FROM, cache hits). */
+export function stateOf(img: Image): BuildState {
+  return { image: img, config: img.config, layers: img.manifest.layers };
+}

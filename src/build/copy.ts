@@ -1,0 +1,265 @@
+/**
+ * COPY and ADD on files: source resolution (wildcards, confinement to the
+ * context or a stage's root, .dockerignore and --exclude), the content hash
+ * that keys the step's cache (names, modes and bytes; never mtimes), and
+ * the copy into a mounted rootfs.
+ *
+ * Confinement: a source path is cleaned lexically and refused if it climbs
+ * out (`COPY ../x`); symlinks on the way are resolved as if the root were
+ * `/` (resolveInRoot), so a context symlink to `/etc` means `<ctx>/etc`.
+ * Inside a copied directory symlinks are copied as symlinks, never followed.
+ * Destinations are resolved inside the rootfs the same way.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+import { InvalidArgumentError, NotFoundError, errnoCode } from '../base/errors.js';
+import { resolveInRoot } from '../runtime/user.js';
+import type { IgnoreMatcher } from './dockerignore.js';
+
+export interface Source {
+  /** Host path (symlinks already resolved for the top level). */
+  readonly abs: string;
+  /** Path relative to the source root, `/`-separated. */
+  readonly rel: string;
+  readonly st: Stats;
+}
+
+export interface ResolveOptions {
+  /** .dockerignore of the context (not for --from). */
+  readonly ignore?: IgnoreMatcher;
+  readonly exclude?: IgnoreMatcher;
+  /** What the root is, for messages: "build context" or `stage "x"`. */
+  readonly what: string;
+}
+
+const GLOB = /[*?[]/;
+
+function cleanRel(p: string, what: string): string {
+  const s = p.replace(/\\/g, '/');
+  const n = posix.normalize(s);
+  // `/x` means the root's x (as Docker); `../x` would leave the root.
+  if (!s.startsWith('/') && (n === '..' || n.startsWith('../'))) throw new InvalidArgumentError(`forbidden path outside the ${what}: ${p} ()`);
+  return posix.normalize('/' + s).slice(1).replace(/\/+$/, '');
+}
+
+function globToRe(pattern: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        let cls = pattern.slice(i + 1, end);
+        if (cls.startsWith('!') || cls.startsWith('^')) cls = '^' + cls.slice(1);
+        re += `[${cls}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(re + '$');
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/** Expands one COPY/ADD source (wildcards allowed in any component) under `root`. */
+export async function resolveSource(root: string, src: string, o: ResolveOptions): Promise<Source[]> {
+  const rel = cleanRel(src, o.what);
+  if (!GLOB.test(rel)) {
+    const abs = await resolveInRoot(root, '/' + rel);
+    const st = await lstatOrUndefined(abs);
+    if (st === undefined || (rel !== '' && o.ignore?.ignores(rel) === true && !st.isDirectory())) {
+      throw new NotFoundError(`COPY failed: file not found in ${o.what}: stat ${src}: file does not exist`);
+    }
+    return [{ abs, rel, st }];
+  }
+  let partial: string[] = [''];
+  for (const comp of rel.split('/')) {
+    const next: string[] = [];
+    for (const base of partial) {
+      if (!GLOB.test(comp)) {
+        next.push(base === '' ? comp : `${base}/${comp}`);
+        continue;
+      }
+      const dir = await resolveInRoot(root, '/' + base);
+      let names: string[] = [];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      const re = globToRe(comp);
+      for (const n of names.sort()) if (re.test(n)) next.push(base === '' ? n : `${base}/${n}`);
+    }
+    partial = next;
+  }
+  const out: Source[] = [];
+  for (const r of partial) {
+    if (o.ignore?.ignores(r) === true) continue;
+    const abs = await resolveInRoot(root, '/' + r);
+    const st = await lstatOrUndefined(abs);
+    if (st !== undefined) out.push({ abs, rel: r, st });
+  }
+  if (out.length === 0) throw new NotFoundError(`COPY failed: no source files were specified`);
+  return out;
+}
+
+export interface Entry {
+  /** Relative to the source's own path ('' = the source itself). */
+  readonly sub: string;
+  readonly abs: string;
+  readonly st: Stats;
+}
+
+/** Every entry of a source, parents before children, names sorted; ignored/excluded entries left out. */
+export async function walkSource(s: Source, o: ResolveOptions): Promise<Entry[]> {
+  const out: Entry[] = [{ sub: '', abs: s.abs, st: s.st }];
+  if (!s.st.isDirectory()) return out;
+  const walk = async (dir: string, sub: string): Promise<void> => {
+    for (const n of (await readdir(dir)).sort()) {
+      const childSub = sub === '' ? n : `${sub}/${n}`;
+      const ctxRel = s.rel === '' ? childSub : `${s.rel}/${childSub}`;
+      const abs = join(dir, n);
+      const st = await lstat(abs);
+      const ignored = o.ignore?.ignores(ctxRel) === true || o.exclude?.ignores(childSub) === true || o.exclude?.ignores(ctxRel) === true;
+      if (ignored) {
+        // A re-included path below an ignored directory still needs the walk.
+        if (st.isDirectory() && !(o.ignore?.skipsDir(ctxRel) ?? true)) await walk(abs, childSub);
+        continue;
+      }
+      out.push({ sub: childSub, abs, st });
+      if (st.isDirectory()) await walk(abs, childSub);
+    }
+  };
+  await walk(s.abs, '');
+  return out;
+}
+
+/** Adds the names, types, modes, link targets and bytes of `entries` to `h` (mtimes never). */
+export async function hashEntries(h: ReturnType<typeof createHash>, entries: readonly Entry[]): Promise<void> {
+  for (const e of entries) {
+    const st = e.st;
+    const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
+    h.update(`${kind}\0${e.sub}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0`);
+    if (kind === 'l') h.update(await readlink(e.abs));
+    else if (kind === 'f') {
+      h.update(`${st.size}\0`);
+      if (st.size > 0) {
+        for await (const c of createReadStream(e.abs, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+      }
+    }
+    h.update('\n');
+  }
+}
+
+export interface CopyOptions {
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Keep the source's owner (COPY --from) when no --chown. */
+  readonly keepOwner: boolean;
+  readonly mode?: number;
+}
+
+async function ensureDirIn(rootfs: string, path: string, o: CopyOptions): Promise<string> {
+  const parts = path.split('/').filter((x) => x !== '');
+  let cur = '/';
+  for (const p of parts) {
+    cur = posix.join(cur, p);
+    const host = await resolveInRoot(rootfs, cur);
+    const st = await lstatOrUndefined(host);
+    if (st === undefined) {
+      await mkdir(host, { mode: 0o755 });
+      await chmod(host, 0o755);
+      if (o.uid !== undefined) await chown(host, o.uid, o.gid ?? o.uid);
+    } else if (!st.isDirectory()) {
+      throw new InvalidArgumentError(`cannot copy to non-directory: ${cur}`);
+    }
+  }
+  return resolveInRoot(rootfs, path);
+}
+
+/** Copies one entry to host path `to` (its parent exists). */
+async function copyEntry(e: Entry, to: string, o: CopyOptions): Promise<void> {
+  const st = e.st;
+  const uid = o.uid ?? (o.keepOwner ? st.uid : 0);
+  const gid = o.gid ?? (o.keepOwner ? st.gid : 0);
+  const have = await lstatOrUndefined(to);
+  if (st.isDirectory()) {
+    if (have !== undefined && !have.isDirectory()) await rm(to, { recursive: true, force: true });
+    if (have === undefined || !have.isDirectory()) await mkdir(to);
+    await chmod(to, o.mode ?? st.mode & 0o7777);
+    await chown(to, uid, gid);
+    await utimes(to, st.atime, st.mtime);
+    return;
+  }
+  if (have !== undefined) await rm(to, { recursive: true, force: true });
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(e.abs), to);
+    await lchown(to, uid, gid);
+    await lutimes(to, st.atime, st.mtime);
+    return;
+  }
+  if (!st.isFile()) return; // sockets, devices, fifos: not copied, as Docker
+  await copyFile(e.abs, to);
+  await chmod(to, o.mode ?? st.mode & 0o7777);
+  await chown(to, uid, gid);
+  await utimes(to, st.atime, st.mtime);
+}
+
+/**
+ * Copies `sources` to `dest` (absolute, inside `rootfs`) with Docker's
+ * rules: a directory's contents go into dest; a file goes into dest when
+ * dest ends with `/` or is an existing directory, else becomes dest.
+ * `parents` keeps each source's path below dest (COPY --parents).
+ */
+export async function copyInto(rootfs: string, sources: readonly { src: Source; entries: readonly Entry[] }[], dest: string, destIsDir: boolean, o: CopyOptions, parents = false): Promise<void> {
+  for (const { src, entries } of sources) {
+    let target = dest;
+    if (parents && src.rel !== '') target = posix.join(dest, posix.dirname(src.rel));
+    const hostDest = await resolveInRoot(rootfs, target);
+    const destSt = await lstatOrUndefined(hostDest);
+    if (src.st.isDirectory()) {
+      const base = parents && src.rel !== '' ? posix.join(target, posix.basename(src.rel)) : target;
+      const root = await ensureDirIn(rootfs, base, o);
+      for (const e of entries) {
+        if (e.sub === '') continue;
+        await copyEntry(e, join(root, e.sub), o);
+      }
+      continue;
+    }
+    let fileDest: string;
+    if (destIsDir || parents || (destSt !== undefined && destSt.isDirectory())) {
+      const dir = await ensureDirIn(rootfs, target, o);
+      fileDest = join(dir, posix.basename(src.rel === '' ? src.abs : src.rel));
+    } else {
+      await ensureDirIn(rootfs, posix.dirname(target), o);
+      fileDest = await resolveInRoot(rootfs, target);
+    }
+    await copyEntry(entries[0]!, fileDest, o);
+  }
+}
+
+/** Writes a heredoc file (COPY <<EOF /dest). */
+export async function writeHeredoc(rootfs: string, dest: string, content: string, o: CopyOptions): Promise<void> {
+  await ensureDirIn(rootfs, posix.dirname(dest), o);
+  const host = await resolveInRoot(rootfs, dest);
+  await rm(host, { force: true, recursive: true });
+  await writeFile(host, content, { mode: o.mode ?? 0o644 });
+  await chmod(host, o.mode ?? 0o644);
+  await chown(host, o.uid ?? 0, o.gid ?? 0);
+}
+
+export { ensureDirIn };

@@ -1,0 +1,219 @@
+/**
+ * The builder end to end: a real berthd, the docker CLI 28 on the classic
+ * path (DOCKER_BUILDKIT=0), `berth build`, and (when it runs) dockerd as
+ * the place a berth-built image must also run.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { startDaemon, docker, berth, dockerdAvailable, type TestDaemon } from './helpers/daemon.js';
+import { busyboxLayer, layerTar, writeDockerArchive } from './helpers/images.js';
+
+let d: TestDaemon;
+let tmp: string;
+let ctxDir: string;
+const tag = `built-${randomBytes(3).toString('hex')}`;
+
+const DOCKERFILE = `# syntax=docker/dockerfile:1
+ARG BASE=bb:1
+FROM \${BASE} AS build
+ARG GREETING=hello
+ENV APP_HOME=/app \\
+    MODE=prod
+WORKDIR \${APP_HOME}
+COPY src/ ./src/
+ADD data.tar.gz /data/
+RUN echo "\${GREETING} from \${MODE}" > /app/greeting.txt && rm /data/junk.txt && cat src/a.txt >> /app/greeting.txt
+RUN ls /data > /app/data-list.txt
+
+FROM bb:1
+LABEL org.example.stage=final
+COPY --from=build /app/greeting.txt /app/data-list.txt /opt/app/
+COPY --from=build /data/keep.txt /opt/app/keep.txt
+USER app
+EXPOSE 8080/tcp 9090
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /opt/app/greeting.txt /opt/app/keep.txt"]
+`;
+
+async function writeContext(dir: string): Promise<void> {
+  await mkdir(join(dir, 'src'), { recursive: true });
+  await writeFile(join(dir, 'Dockerfile'), DOCKERFILE);
+  await writeFile(join(dir, 'src', 'a.txt'), 'file a\n');
+  await writeFile(join(dir, 'src', 'b.txt'), 'file b\n');
+  await writeFile(join(dir, 'ignored.log'), 'nope\n');
+  await writeFile(join(dir, '.dockerignore'), '*.log\n');
+  const tar = layerTar([
+    { name: 'keep.txt', data: Buffer.from('kept\n') },
+    { name: 'junk.txt', data: Buffer.from('junk\n') },
+  ]);
+  await writeFile(join(dir, 'data.tar.gz'), gzipSync(tar));
+}
+
+function dockerEnv<T>(fn: () => Promise<T>): Promise<T> {
+  process.env['DOCKER_BUILDKIT'] = '0';
+  return fn();
+}
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'berth-build-'));
+  const archive = join(tmp, 'bb.tar');
+  await writeDockerArchive(archive, [{ tags: ['bb:1'], layers: [await busyboxLayer()] }]);
+  d = await startDaemon();
+  const l = await docker(d.host, ['load', '-i', archive]);
+  assert.equal(l.code, 0, l.stderr);
+  ctxDir = join(tmp, 'ctx');
+  await writeContext(ctxDir);
+});
+
+after(async () => {
+  await d?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+let firstId = '';
+
+test('DOCKER_BUILDKIT=0 docker build: multi-stage Dockerfile', async () => {
+  const r = await dockerEnv(() => docker(d.host, ['build', '-t', tag, ctxDir]));
+  assert.equal(r.code, 0, r.stdout + r.stderr + d.log());
+  assert.match(r.stdout, /Step 1\/\d+ : FROM \$\{BASE\} AS build/);
+  assert.match(r.stdout, / ---> Running in [0-9a-f]{12}/);
+  assert.match(r.stdout, /Removing intermediate container [0-9a-f]{12}/);
+  const m = /Successfully built ([0-9a-f]{12})/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  firstId = m[1]!;
+  assert.match(r.stdout, new RegExp(`Successfully tagged ${tag}:latest`));
+  const run = await docker(d.host, ['run', '--rm', tag]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, 'hello from prod\nfile a\nkept\n');
+  const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Config.User}}|{{json .Config.ExposedPorts}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{index .Config.Labels "org.example.stage"}}', tag]);
+  assert.equal(insp.stdout.trim(), 'app|{"8080/tcp":{},"9090/tcp":{}}|["/bin/sh","-c"]|["cat /opt/app/greeting.txt /opt/app/keep.txt"]|final');
+  // The deleted file is a whiteout in the RUN layer; the ignored file never reached the context.
+  const ls = await docker(d.host, ['run', '--rm', '--entrypoint', '', tag, 'sh', '-c', 'cat /opt/app/data-list.txt; id -u']);
+  assert.equal(ls.stdout, 'keep.txt\n1000\n');
+});
+
+test('a second build is fully cached and gives the same image ID', async () => {
+  const r = await dockerEnv(() => docker(d.host, ['build', '-t', tag, ctxDir]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /Running in/);
+  const steps = r.stdout.match(/^Step \d+\/\d+ : /gm)?.length ?? 0;
+  const cached = r.stdout.match(/ ---> Using cache/g)?.length ?? 0;
+  // Every step but the FROMs and ARGs (which have nothing to cache) says so.
+  const fromsArgs = r.stdout.match(/^Step \d+\/\d+ : (FROM|ARG) /gm)?.length ?? 0;
+  assert.equal(cached, steps - fromsArgs, r.stdout);
+  assert.match(r.stdout, new RegExp(`Successfully built ${firstId}`));
+});
+
+test('--no-cache rebuilds to the same digest (reproducible)', async () => {
+  const r = await dockerEnv(() => docker(d.host, ['build', '--no-cache', '-q', ctxDir]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().slice(7, 19), firstId);
+});
+
+test('changing one copied file re-runs only the steps from there', async () => {
+  const dir = join(tmp, 'ctx2');
+  await writeContext(dir);
+  await writeFile(join(dir, 'src', 'a.txt'), 'file a, edited\n');
+  const r = await dockerEnv(() => docker(d.host, ['build', '-t', `${tag}:2`, dir]));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  const stepOf = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+  const copy = stepOf(/Step \d+\/\d+ : COPY src\//);
+  const envStep = stepOf(/Step \d+\/\d+ : ENV/);
+  assert.match(lines.slice(envStep, copy).join('\n'), /Using cache/);
+  assert.doesNotMatch(lines[copy + 1]!, /Using cache/);
+  assert.match(r.stdout, /Running in/);
+  const run = await docker(d.host, ['run', '--rm', `${tag}:2`]);
+  assert.equal(run.stdout, 'hello from prod\nfile a, edited\nkept\n');
+});
+
+test('a failing RUN fails the build with its exit code', async () => {
+  const dir = join(tmp, 'fail');
+  await mkdir(dir);
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nRUN echo about to fail; echo err >&2; exit 3\n');
+  const r = await dockerEnv(() => docker(d.host, ['build', '--force-rm', dir]));
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /The command '\/bin\/sh -c echo about to fail; echo err >&2; exit 3' returned a non-zero code: 3/);
+  assert.match(r.stdout, /about to fail/);
+});
+
+test('an unknown instruction is reported with its line', async () => {
+  const dir = join(tmp, 'bad');
+  await mkdir(dir);
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\n\nRUN true\nFROOB x\n');
+  const r = await dockerEnv(() => docker(d.host, ['build', dir]));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /line 4: unknown instruction: FROOB/);
+});
+
+test('COPY ../x and a symlink leaving the context are refused or confined', async () => {
+  const dir = join(tmp, 'escape');
+  await mkdir(dir);
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nCOPY ../x /x\n');
+  const r = await dockerEnv(() => docker(d.host, ['build', dir]));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /forbidden path outside the build context: \.\.\/x/);
+  const { symlink } = await import('node:fs/promises');
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nCOPY link/passwd /p\nCMD ["cat", "/p"]\n');
+  await symlink('/etc', join(dir, 'link'));
+  const r2 = await dockerEnv(() => docker(d.host, ['build', '-q', dir]));
+  // /etc inside the context does not exist: the link is confined, not followed to the host.
+  assert.notEqual(r2.code, 0, r2.stdout);
+  assert.match(r2.stdout + r2.stderr, /not found|does not exist/);
+});
+
+test('berth build: heredocs, RUN --mount=type=cache, COPY --exclude, --iidfile', async () => {
+  const dir = join(tmp, 'berthctx');
+  await mkdir(join(dir, 'files'), { recursive: true });
+  await writeFile(join(dir, 'files', 'keep.txt'), 'keep\n');
+  await writeFile(join(dir, 'files', 'skip.tmp'), 'skip\n');
+  await writeFile(
+    join(dir, 'Dockerfile'),
+    `FROM bb:1
+COPY --exclude=*.tmp files/ /files/
+COPY <<EOF /etc/motd
+hello heredoc
+EOF
+RUN <<EOT
+set -e
+echo one > /one
+echo two >> /one
+EOT
+RUN --mount=type=cache,target=/cache echo cached >> /cache/runs && cat /cache/runs | wc -l > /runs
+CMD ["sh", "-c", "cat /etc/motd /one; ls /files; cat /runs"]
+`,
+  );
+  const iid = join(tmp, 'iid');
+  const r = await berth(d.host, ['build', '-t', `${tag}-b`, '--iidfile', iid, dir]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const run = await docker(d.host, ['run', '--rm', `${tag}-b`]);
+  assert.equal(run.stdout, 'hello heredoc\none\ntwo\nkeep.txt\n1\n');
+  const { readFile } = await import('node:fs/promises');
+  assert.match(await readFile(iid, 'utf8'), /^sha256:[0-9a-f]{64}$/);
+  // The cache mount keeps its content across builds; nothing of it lands in the image.
+  const r2 = await berth(d.host, ['build', '--no-cache', '-t', `${tag}-b`, dir]);
+  assert.equal(r2.code, 0, r2.stderr);
+  const run2 = await docker(d.host, ['run', '--rm', `${tag}-b`, 'sh', '-c', 'cat /runs; ls /cache | wc -l']);
+  assert.equal(run2.stdout, '2\n0\n', r.stdout + r2.stdout + r2.stderr + (await import('node:child_process')).execSync('find ' + d.dataRoot + '/build/mounts').toString());
+});
+
+test('an image built by berth, saved and loaded into dockerd, runs there', { skip: !(await dockerdAvailable()) && 'dockerd is not running' }, async () => {
+  const D = 'unix:///var/run/docker.sock';
+  const out = join(tmp, 'built.tar');
+  const s = await docker(d.host, ['save', '-o', out, tag]);
+  assert.equal(s.code, 0, s.stderr);
+  const l = await docker(D, ['load', '-i', out]);
+  try {
+    assert.equal(l.code, 0, l.stderr);
+    const run = await docker(D, ['run', '--rm', tag]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'hello from prod\nfile a\nkept\n');
+  } finally {
+    await docker(D, ['rmi', '-f', tag]);
+  }
+});
