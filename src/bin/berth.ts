@@ -188,4 +188,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A closed stdout (`berth logs … | head`) kills the Go CLI with SIGPIPE; end the same way, quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(128 + 13);
+  throw e;
+});
+
 process.exitCode = await main(process.argv.slice(2));

@@ -282,7 +282,9 @@ export function formatFlagUsages(flags: readonly FlagSpec[], cols = 0): string {
     if (varname !== '') line += ` ${varname}`;
     let usage = f.usage;
     const d = f.default;
-    if (d !== undefined && d !== false && d !== '' && d !== 0) usage += typeof d === 'string' ? ` (default ${JSON.stringify(d)})` : ` (default ${String(d)})`;
+    // pflag quotes the default of plain string flags only (not of list/map/bytes… values).
+    const quoted = typeof d === 'string' && f.type === 'string' && (f.varname === undefined || f.varname === 'string');
+    if (d !== undefined && d !== false && d !== '' && d !== 0) usage += quoted ? ` (default ${JSON.stringify(d)})` : ` (default ${String(d)})`;
     maxlen = Math.max(maxlen, line.length + 1);
     rows.push([line, usage]);
   }
@@ -302,7 +304,8 @@ export function formatHelp(bin: string, path: string, spec: CommandSpec, cols = 
   const useLine = [path, ...words.slice(1)].join(' ');
   let s = `Usage:  ${useLine}\n\n${spec.short}\n`;
   if (spec.aliases !== undefined) s += `\nAliases:\n  ${spec.aliases.replace(/\bdocker\b/g, bin)}\n`;
-  const visible = spec.flags.filter((f) => f.hidden !== true && f.name !== 'help');
+  // A command that declares --help itself (run, create: -h is --hostname) lists it, as cobra does.
+  const visible = spec.flags.filter((f) => f.hidden !== true);
   // docker wraps flag help to the terminal width minus one (80 columns off a terminal).
   if (visible.length > 0) s += `\nOptions:\n${formatFlagUsages(visible, cols - 1)}`;
   return s;

@@ -57,11 +57,17 @@ export function renderRows(format: string, rows: readonly unknown[], header: Rea
   if (!isTableFormat(format)) return body;
   let head: string;
   try {
-    head = tmpl.execute({ ...header }, { funcs: HEADER_FUNCS });
+    head = tmpl.execute({ ...header, Label: headerLabel }, { funcs: HEADER_FUNCS });
   } catch {
     head = '';
   }
   return tabwrite(`${head}\n${body}`, 10, 3);
+}
+
+/** SubHeaderContext.Label: the header of `{{.Label "com.x.my-key"}}` is "my key". */
+function headerLabel(name: unknown): string {
+  const parts = String(name).split('.');
+  return (parts[parts.length - 1] ?? '').replace(/[-_]/g, ' ');
 }
 
 /** stringid.TruncateID: drop the algorithm prefix, keep 12 characters. */

@@ -175,9 +175,30 @@ export class EngineClient {
     }
     if (payload !== undefined) headers['Content-Length'] = String(payload.length);
     const reqOpts = this.baseOptions(method, fullPath, headers);
-    if (opts.signal !== undefined) reqOpts.signal = opts.signal;
+    const signal = opts.signal;
+    if (signal?.aborted === true) throw new Error('The operation was aborted');
     return await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request(reqOpts, resolve);
+      const req = http.request(reqOpts, (res) => {
+        if (signal !== undefined) {
+          // Abort only while the exchange is live: Node's own `signal` option
+          // would later destroy a socket already back in the keep-alive pool.
+          const onAbort = (): void => {
+            res.destroy();
+            req.destroy();
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          res.once('close', () => signal.removeEventListener('abort', onAbort));
+          res.on('error', () => undefined);
+        }
+        resolve(res);
+      });
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          req.destroy(new Error('The operation was aborted'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.once('response', () => signal.removeEventListener('abort', onAbort));
+      }
       req.on('error', (e: unknown) => {
         const code = errCode(e);
         if (code !== undefined && UNREACHABLE_CODES.has(code)) reject(new DaemonUnreachableError(this.host.url, { cause: e }));

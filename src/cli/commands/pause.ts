@@ -1,0 +1,17 @@
+/** `berth pause`: parallel POST /containers/{id}/pause. */
+import type { CommandSpec } from '../argv.js';
+import type { CommandContext } from '../context.js';
+import { cpath, forEachContainer } from './container-common.js';
+
+export const spec: CommandSpec = {
+  use: 'pause CONTAINER [CONTAINER...]',
+  short: 'Pause all processes within one or more containers',
+  aliases: 'docker container pause, docker pause',
+  args: { min: 1 },
+  flags: [],
+};
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const client = await ctx.client();
+  return forEachContainer(ctx, (name) => client.json('POST', `/containers/${cpath(name)}/pause`));
+}
