@@ -109,6 +109,8 @@ export interface ExecRecord {
   started: boolean;
   dir: string;
   resize?: (h: number, w: number) => Promise<void>;
+  /** A resize that arrived before the session existed (the CLI sends it right after the 101). */
+  sizeArrived?: () => void;
 }
 
 export class ContainerService {
@@ -354,7 +356,8 @@ export class ContainerService {
         spec: {
           Cmd: rec.Config.Cmd,
           Entrypoint: rec.Config.Entrypoint,
-          Env: rec.Config.Env,
+          // runc refuses entries without '='; dockerd drops them (`-e NAME` with NAME unset).
+          Env: rec.Config.Env?.filter((x) => x.includes('=')) ?? null,
           WorkingDir: rec.Config.WorkingDir,
           User: rec.Config.User,
           Hostname: rec.Config.Hostname,
@@ -883,6 +886,19 @@ export class ContainerService {
     if (l.rec.State.Status !== 'running') throw new ConflictError(`Container ${l.rec.Id} is not running`);
     e.started = true;
     if (tty !== undefined) e.Tty = tty;
+    if (e.Tty && e.ConsoleSize === null && io !== undefined) {
+      // The docker CLI sends the terminal size as a resize right after the
+      // upgrade; waiting a moment for it lets runc create the pty at that
+      // size instead of resizing a process that already asked for it.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        e.sizeArrived = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      delete e.sizeArrived;
+    }
     const spec = JSON.parse(await readFile(join(this.bundle(l.rec.Id), 'config.json'), 'utf8')) as OciSpec;
     const user = e.User !== '' ? await resolveUser(this.rootfs(l.rec.Id), e.User) : undefined;
     const proc = generateExecProcess(spec, {
@@ -937,6 +953,17 @@ export class ContainerService {
     e.ExitCode = code;
     void rm(e.dir, { recursive: true, force: true });
     this.d.events.publish('container', 'exec_die', l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID, exitCode: String(code) });
+  }
+
+  /** POST /exec/{id}/resize: applied now, or remembered for the pty about to be made. */
+  async execResize(id: string, h: number, w: number): Promise<void> {
+    const e = this.getExec(id);
+    if (e.resize !== undefined) {
+      await e.resize(h, w).catch(() => {});
+      return;
+    }
+    if (h > 0 && w > 0) e.ConsoleSize = [h, w];
+    e.sizeArrived?.();
   }
 
   execInspect(id: string): Record<string, unknown> {

@@ -48,6 +48,9 @@ import { preparePull } from '../images/pull.js';
 import { credentialsFrom } from '../remotes/auth.js';
 import { parseReference as parseRefForBuild, withDefaultTag as withDefaultTagForBuild } from '../oci/reference.js';
 // --- end builder ---
+// --- registry view: --registry-addr serves the image store as an OCI registry ---
+import { createImageRegistry, type ImageRegistry } from './registry-view.js';
+// --- end registry view ---
 
 export const BERTH_VERSION = '0.1.0';
 
@@ -202,6 +205,14 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   });
   api.register(buildRoutes({ builder, sys, tmpRoot: join(cfg.dataRoot, 'build', 'tmp') }));
   // --- end builder ---
+  // --- registry view: blobs are read in place from the content store, pushes become local images ---
+  let registryView: ImageRegistry | undefined;
+  if (cfg.registryAddr !== undefined) {
+    registryView = createImageRegistry({ images, content, leases, log, uploadRoot: join(cfg.dataRoot, 'registry-uploads') });
+    const at = await registryView.listen(cfg.registryAddr);
+    log.info('registry view listening', { addr: `${at.address}:${at.port}` });
+  }
+  // --- end registry view ---
 
   return {
     api,
@@ -211,6 +222,7 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     db,
     async close() {
       await api.close();
+      await registryView?.close(); // registry view
       cs.close();
       await networks.drain(); // networks & volumes: teardowns started by exits
       registries.close(); // registry client

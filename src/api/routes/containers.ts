@@ -297,8 +297,7 @@ export function containerRoutes(svc: ContainerService): Route[] {
       method: 'POST',
       path: '/exec/{id}/resize',
       handler: async (req, res) => {
-        const e = svc.getExec(req.param('id'));
-        await e.resize?.(req.query.int('h') ?? 0, req.query.int('w') ?? 0).catch(() => {});
+        await svc.execResize(req.param('id'), req.query.int('h') ?? 0, req.query.int('w') ?? 0);
         res.empty(200);
       },
     },
