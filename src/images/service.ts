@@ -239,8 +239,13 @@ export class ImageService {
     const labels = f.get('label');
     const refs = f.get('reference');
     const out: { created: number; v: Record<string, unknown> }[] = [];
+    // Untagged images with children are a build's intermediate steps: dockerd
+    // lists them only with `-a`.
+    const parents = new Set<string>();
+    for (const img of this.index.all()) if (img.record.parent !== '') parents.add(img.record.parent);
     for (const img of this.index.all()) {
       const isDangling = img.tags.length === 0 && img.digests.length === 0;
+      if (isDangling && opts.all !== true && parents.has(img.record.id)) continue;
       if (dangling === true && !isDangling) continue;
       if (dangling === false && isDangling) continue;
       const created = createdMs(img);
