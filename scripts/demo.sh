@@ -14,18 +14,23 @@ if ! curl -sf --unix-socket "$SOCK" http://x/_ping >/dev/null 2>&1; then
   for _ in $(seq 1 100); do curl -sf --unix-socket "$SOCK" http://x/_ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-# A root filesystem: the static busybox and its applet links.
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/www"
-cp /bin/busybox "$root/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
-echo "hello from a berth container" > "$root/www/index.html"
+# A build context: Debian's static busybox and a Dockerfile, built FROM scratch.
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+cp /bin/busybox "$ctx/busybox"
+echo "hello from a berth container" > "$ctx/index.html"
+cat > "$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'root:x:0:' > /etc/group
+COPY index.html /www/index.html
+WORKDIR /www
+CMD ["sh"]
+DOCKERFILE
 
 echo "demo: building image berth-demo:latest"
-tar -C "$root" -c . | "$BERTH" import -c 'CMD ["sh"]' -c 'WORKDIR /www' - berth-demo:latest
+"$BERTH" build -t berth-demo:latest "$ctx"
 "$BERTH" images berth-demo
 
 echo "demo: running a container from it"
