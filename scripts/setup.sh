@@ -15,8 +15,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# `npm install`, not `npm ci`: node-unix-socket declares optional per-platform
+# packages that were never published, and npm 11's `ci` calls the lock file
+# out of sync because of them. `install` honours the lock file all the same.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  npm install --no-audit --no-fund
 fi
 npm run build
 
