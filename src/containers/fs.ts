@@ -38,9 +38,9 @@ import type { ContainerConfig, HistoryEntry, ImageConfig, ImageManifest } from '
 import type { OciResources } from '../runtime/oci-spec.js';
 import type { Runc } from '../runtime/runc.js';
 import { resolveInRoot } from '../runtime/user.js';
-import { writeDiff } from '../snapshots/diff.js';
+import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, type TarHeader, type TarWriteHeader } from '../snapshots/tar.js';
+import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../snapshots/tar.js';
 import type { Mount, Snapshotter } from '../snapshots/types.js';
 import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
 import type { HostConfigIn } from './body.js';
@@ -103,7 +103,7 @@ const EMPTY_TAR_SIZE = 1024;
  * creates): they are not the container's changes, so diff and commit skip
  * them, as dockerd does by keeping them below the read-write layer.
  */
-const INIT_PATHS = new Set(['dev', 'dev/pts', 'dev/shm', 'dev/console', 'proc', 'sys', '.dockerenv', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname', 'etc/mtab']);
+const INIT_PATHS = new Set(RUNTIME_MOUNT_POINTS);
 
 export function goFileMode(st: Stats | BigIntStats): number {
   const m = Number(st.mode);
@@ -514,7 +514,7 @@ export class ContainerFs {
           throw e;
         });
         // The blob is the uncompressed tar, so its digest is the diff ID: one pass.
-        const ingest = this.d.content.ingest(ctx, Readable.from(filterInitEntries(raw, lowers)));
+        const ingest = this.d.content.ingest(ctx, Readable.from(filterDiff(raw, lowers, new Set(RUNTIME_MOUNT_POINTS))));
         const [s] = await Promise.all([ingest.catch((e: unknown) => {
           raw.destroy();
           throw e;
@@ -639,7 +639,7 @@ async function* checkEntries(tar: Readable, target: string, containerDir: string
         }
       }
     }
-    for (const b of encodeHeader(toWrite(h))) yield b;
+    for (const b of encodeHeader(toWriteHeader(h))) yield b;
     if (h.type === 'file' && h.size > 0) {
       for await (const b of reader.data()) yield b;
       const pad = tarPadding(h.size);
@@ -650,57 +650,6 @@ async function* checkEntries(tar: Readable, target: string, containerDir: string
   yield tarTrailer();
 }
 
-function toWrite(h: TarHeader): TarWriteHeader {
-  const w: TarWriteHeader = { name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, size: h.type === 'file' ? h.size : 0, mtime: Math.floor(h.mtime) };
-  if (h.linkname !== '') w.linkname = h.linkname;
-  if (h.type === 'char' || h.type === 'block') {
-    w.devmajor = h.devmajor;
-    w.devminor = h.devminor;
-  }
-  if (h.xattrs.size > 0) w.xattrs = h.xattrs;
-  return w;
-}
-
-/**
- * Drops from a diff tar what Docker keeps in the init layer (runc's mount
- * points) and directories that are only copied up for them: a directory
- * that exists below with the same mode and owner is held back until
- * something beneath it is written.
- */
-async function* filterInitEntries(diff: Readable, lowers: readonly string[]): AsyncGenerator<Buffer> {
-  const reader = new TarReader(diff, { maxEntrySize: 64 * 1024 ** 3 });
-  const held: { rel: string; h: TarHeader }[] = [];
-  for (;;) {
-    const h = await reader.next();
-    if (h === undefined) break;
-    const rel = h.name.replace(/\/+$/, '');
-    while (held.length > 0 && !rel.startsWith(`${held.at(-1)!.rel}/`)) held.pop();
-    const base = posix.basename(rel);
-    const whiteoutOf = base.startsWith('.wh.') && base !== '.wh..wh..opq' ? posix.join(posix.dirname(rel), base.slice(4)) : undefined;
-    if (INIT_PATHS.has(rel) || (whiteoutOf !== undefined && INIT_PATHS.has(whiteoutOf))) {
-      if (h.type === 'dir') held.push({ rel, h });
-      continue;
-    }
-    if (h.type === 'dir') {
-      const low = await inLowers(lowers, rel);
-      if (low !== undefined && low.isDirectory() && (low.mode & 0o7777) === h.mode && low.uid === h.uid && low.gid === h.gid) {
-        held.push({ rel, h });
-        continue;
-      }
-    }
-    for (const p of held) for (const b of encodeHeader(toWrite(p.h))) yield b;
-    // Emitted: later siblings need not emit them again.
-    held.length = 0;
-    for (const b of encodeHeader(toWrite(h))) yield b;
-    if (h.type === 'file' && h.size > 0) {
-      for await (const b of reader.data()) yield b;
-      const pad = tarPadding(h.size);
-      if (pad.length > 0) yield pad;
-    }
-  }
-  await reader.drain();
-  yield tarTrailer();
-}
 
 /** The container's Config as an image config (Docker's commit keeps every field). */
 function containerConfigOf(rec: ContainerRecord): ContainerConfig {

@@ -10,10 +10,11 @@
 import { once } from 'node:events';
 import { constants as C, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { join, posix } from 'node:path';
 import { InternalError } from '../base/errors.js';
 import type { Sys } from '../base/sys.js';
-import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from './tar.js';
+import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from './tar.js';
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './unpack.js';
 
 export interface WriteDiffOptions {
@@ -158,4 +159,65 @@ export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts:
   if (opts.end ?? true) {
     out.end();
   }
+}
+
+/**
+ * The paths runc creates as mount points in every container. Docker keeps
+ * them in a hidden "init" layer; they never belong in a committed layer.
+ */
+export const RUNTIME_MOUNT_POINTS: readonly string[] = [
+  'dev', 'dev/pts', 'dev/shm', 'dev/console', 'proc', 'sys', '.dockerenv', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname', 'etc/mtab',
+];
+
+async function lstatIn(lowers: readonly string[], rel: string): Promise<Stats | undefined> {
+  for (const l of lowers) {
+    try {
+      return await lstat(join(l, rel));
+    } catch {
+      // not in this layer
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Filters a diff tar (from writeDiff) for commit: drops `skip` paths (and
+ * their whiteouts), and holds back directories that overlay merely copied
+ * up (same mode, owner and no xattrs as in the `lowers`, top first) until
+ * something beneath them is written — so committing a container that only
+ * touched mount points adds no entries.
+ */
+export async function* filterDiff(diff: Readable, lowers: readonly string[], skip: ReadonlySet<string>): AsyncGenerator<Buffer> {
+  const reader = new TarReader(diff, { maxEntrySize: 64 * 1024 ** 3 });
+  const held: { rel: string; h: TarHeader }[] = [];
+  for (;;) {
+    const h = await reader.next();
+    if (h === undefined) break;
+    const rel = h.name.replace(/\/+$/, '');
+    while (held.length > 0 && !rel.startsWith(`${held.at(-1)!.rel}/`)) held.pop();
+    const base = posix.basename(rel);
+    const whiteoutOf = base.startsWith(WHITEOUT_PREFIX) && base !== WHITEOUT_OPAQUE ? posix.join(posix.dirname(rel), base.slice(WHITEOUT_PREFIX.length)) : undefined;
+    if (skip.has(rel) || (whiteoutOf !== undefined && skip.has(whiteoutOf))) {
+      if (h.type === 'dir') held.push({ rel, h });
+      continue;
+    }
+    if (h.type === 'dir') {
+      const low = await lstatIn(lowers, rel);
+      if (low !== undefined && low.isDirectory() && (low.mode & 0o7777) === h.mode && low.uid === h.uid && low.gid === h.gid && h.xattrs.size === 0) {
+        held.push({ rel, h });
+        continue;
+      }
+    }
+    // Emitted now: later siblings need not emit them again.
+    for (const p of held) for (const b of encodeHeader(toWriteHeader(p.h))) yield b;
+    held.length = 0;
+    for (const b of encodeHeader(toWriteHeader(h))) yield b;
+    if (h.type === 'file' && h.size > 0) {
+      for await (const b of reader.data()) yield b;
+      const pad = tarPadding(h.size);
+      if (pad.length > 0) yield pad;
+    }
+  }
+  await reader.drain();
+  yield tarTrailer();
 }

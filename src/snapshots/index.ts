@@ -10,6 +10,6 @@ export {
   WHITEOUT_PREFIX,
   type ApplyTarOptions,
 } from './unpack.js';
-export { writeDiff, type WriteDiffOptions } from './diff.js';
+export { writeDiff, filterDiff, RUNTIME_MOUNT_POINTS, type WriteDiffOptions } from './diff.js';
 export { mountAll, unmountAll, parseMountOptions } from './mount.js';
-export { TarReader, encodeHeader, tarPadding, tarTrailer, type TarHeader, type TarType, type TarWriteHeader } from './tar.js';
+export { TarReader, encodeHeader, tarPadding, tarTrailer, toWriteHeader, type TarHeader, type TarType, type TarWriteHeader } from './tar.js';

@@ -480,3 +480,15 @@ export function tarPadding(size: number): Buffer {
 export function tarTrailer(): Buffer {
   return Buffer.alloc(2 * BLOCK);
 }
+
+/** A read header as a header to write again (filters that pass entries through). */
+export function toWriteHeader(h: TarHeader): TarWriteHeader {
+  const w: TarWriteHeader = { name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, size: h.type === 'file' ? h.size : 0, mtime: Math.floor(h.mtime) };
+  if (h.linkname !== '') w.linkname = h.linkname;
+  if (h.type === 'char' || h.type === 'block') {
+    w.devmajor = h.devmajor;
+    w.devminor = h.devminor;
+  }
+  if (h.xattrs.size > 0) w.xattrs = h.xattrs;
+  return w;
+}
