@@ -309,11 +309,16 @@ export class ImageService {
     if (c['os.version'] !== undefined) out['OsVersion'] = c['os.version'];
     out['Size'] = img.record.size;
     out['VirtualSize'] = img.record.size;
+    // dockerd's overlay2 shape: the top layer's directory, the others below it.
+    const chain = chainIds(c.rootfs.diff_ids);
+    const dirs = chain.map((ch) => fs.upperDir(ch)).reverse();
     out['GraphDriver'] = {
-      Data: top === undefined ? null : { LowerDir: undefined, MergedDir: undefined, UpperDir: `${this.d.dataRoot}/snapshots/${top}`, WorkDir: undefined },
+      Data:
+        top === undefined
+          ? null
+          : { ...(dirs.length > 1 ? { LowerDir: dirs.slice(1).join(':') } : {}), MergedDir: '', UpperDir: dirs[0], WorkDir: '' },
       Name: 'overlay2',
     };
-    void fs;
     out['RootFS'] = { Type: 'layers', Layers: c.rootfs.diff_ids };
     out['Metadata'] = { LastTagTime: img.record.lastTagTime ?? ZERO_TIME };
     return out;
