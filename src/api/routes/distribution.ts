@@ -39,7 +39,7 @@ export function pullReference(fromImage: string, tag: string): Reference {
 }
 
 async function handleImport(d: DistributionRouteDeps, req: ApiRequest, res: ApiResponse, src: string): Promise<void> {
-  // Same path as imageRoutes' import: fromSrc=- reads the body; a URL is refused.
+  // docker import: fromSrc=- reads the body; a URL is refused (no outside network).
   if (src !== '-') throw new InvalidArgumentError('importing from a URL is not supported; pipe the tarball with fromSrc=-');
   const repo = req.query.str('repo') ?? '';
   const tag = req.query.str('tag') ?? '';
