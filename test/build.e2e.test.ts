@@ -202,6 +202,55 @@ CMD ["sh", "-c", "cat /etc/motd /one; ls /files; cat /runs"]
   assert.equal(run2.stdout, '2\n0\n', r.stdout + r2.stdout + r2.stderr + (await import('node:child_process')).execSync('find ' + d.dataRoot + '/build/mounts').toString());
 });
 
+test('berth build keeps the context: changed files travel, removed ones go, ignored ones never arrive; same image as a full upload', async () => {
+  const { utimes, stat, unlink } = await import('node:fs/promises');
+  const dir = join(tmp, 'keptctx');
+  await mkdir(join(dir, 'sub'), { recursive: true });
+  await writeFile(join(dir, 'a.txt'), 'one\n');
+  await writeFile(join(dir, 'sub', 'b.txt'), 'bee\n');
+  await writeFile(join(dir, 'secret.txt'), 'never sent\n');
+  await writeFile(join(dir, '.dockerignore'), 'secret.txt\n');
+  await writeFile(
+    join(dir, 'Dockerfile'),
+    `FROM bb:1
+COPY . /ctx/
+RUN --mount=type=bind,target=/m ls -A /m > /bindls
+CMD ["sh", "-c", "cat /ctx/a.txt; ls -A /ctx /ctx/sub 2>&1; cat /bindls"]
+`,
+  );
+  const b1 = await berth(d.host, ['build', '-q', '-t', `${tag}-k`, dir]);
+  assert.equal(b1.code, 0, b1.stdout + b1.stderr);
+  const r1 = await docker(d.host, ['run', '--rm', `${tag}-k`]);
+  assert.equal(r1.stdout, 'one\n/ctx:\n.dockerignore\nDockerfile\na.txt\nsub\n\n/ctx/sub:\nb.txt\n.dockerignore\nDockerfile\na.txt\nsub\n', r1.stderr);
+  // Same size, same mtime: only the ctime says it changed, and that is enough.
+  const before = await stat(join(dir, 'a.txt'));
+  await writeFile(join(dir, 'a.txt'), 'two\n');
+  await utimes(join(dir, 'a.txt'), before.atime, before.mtime);
+  await unlink(join(dir, 'sub', 'b.txt'));
+  const b2 = await berth(d.host, ['build', '-q', '-t', `${tag}-k`, dir]);
+  assert.equal(b2.code, 0, b2.stdout + b2.stderr);
+  const r2 = await docker(d.host, ['run', '--rm', `${tag}-k`]);
+  assert.equal(r2.stdout, 'two\n/ctx:\n.dockerignore\nDockerfile\na.txt\nsub\n\n/ctx/sub:\n.dockerignore\nDockerfile\na.txt\nsub\n', r2.stderr);
+  // The kept folder is what a full upload makes: the same image, built from scratch.
+  process.env['BERTH_BUILD_CONTEXT_SYNC'] = '0';
+  try {
+    const b3 = await berth(d.host, ['build', '-q', '--no-cache', dir]);
+    assert.equal(b3.code, 0, b3.stdout + b3.stderr);
+    assert.equal(b3.stdout.trim(), b2.stdout.trim());
+  } finally {
+    delete process.env['BERTH_BUILD_CONTEXT_SYNC'];
+  }
+});
+
+test('berth build -o type=local writes the whole filesystem (a Dockerfile on stdin)', async () => {
+  const { readFile, readlink } = await import('node:fs/promises');
+  const out = join(tmp, 'out-local');
+  const r = await berth(d.host, ['build', '-q', '-o', `type=local,dest=${out}`, '-'], 'FROM bb:1\nRUN mkdir -p /deep/er && echo hi > /deep/er/hello && ln -s /deep/er/hello /link\n');
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await readFile(join(out, 'deep', 'er', 'hello'), 'utf8'), 'hi\n');
+  assert.equal(await readlink(join(out, 'link')), '/deep/er/hello');
+});
+
 test('an image built by berth, saved and loaded into dockerd, runs there', { skip: !(await dockerdAvailable()) && 'dockerd is not running' }, async () => {
   const D = 'unix:///var/run/docker.sock';
   const out = join(tmp, 'built.tar');

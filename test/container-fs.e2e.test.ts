@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { run } from '../src/base/exec.js';
-import { encodeHeader, tarPadding, tarTrailer } from '../src/snapshots/tar.js';
+import { encodeHeader, tarPadding, tarTrailer } from '../src/base/tar.js';
 import { startDaemon, docker, dockerdAvailable, type TestDaemon } from './helpers/daemon.js';
 import { busyboxLayer, writeDockerArchive } from './helpers/images.js';
 import { request } from 'node:http';

@@ -35,12 +35,13 @@ import { resolveInRoot, resolveUser } from '../runtime/user.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
 import type { Mount, Snapshotter } from '../snapshots/types.js';
 import { applyTar } from '../snapshots/unpack.js';
-import { looksLikeTarHeader } from '../snapshots/tar.js';
+import { looksLikeTarHeader } from '../base/tar.js';
 import { CacheStore } from './cache.js';
+import { ContextStore } from './synced.js';
 import { commitUpper, registerStep, stateOf, type BuildState, type CommitDeps, type LayerResult } from './commit.js';
 import type { BuildContext } from './context.js';
 import { copyInto, hashEntries, resolveSource, walkSource, writeHeredoc, ensureDirIn, type Entry, type Source } from './copy.js';
-import { IgnoreMatcher } from './dockerignore.js';
+import { IgnoreMatcher } from '../base/dockerignore.js';
 import { flagsOf, parseDuration } from './dockerfile/instructions.js';
 import { DockerfileSyntaxError, parseDockerfile, type RawInstruction } from './dockerfile/parser.js';
 import { expandWord, expandWords, splitWordsRaw } from './dockerfile/shell.js';
@@ -122,6 +123,8 @@ interface Session {
   step: number;
   readonly total: number;
   readonly sourceDateEpoch?: number;
+  /** Removals of step containers and scratch snapshots still running; awaited before the build returns. */
+  readonly cleanups: Promise<void>[];
 }
 
 function envMap(env: readonly string[] | undefined): Map<string, string> {
@@ -152,9 +155,12 @@ function sha(...parts: string[]): string {
 
 export class Builder {
   readonly cache: CacheStore;
+  /** Contexts `berth build` keeps here between builds (see synced.ts). */
+  readonly contexts: ContextStore;
 
   constructor(private readonly d: BuilderDeps) {
     this.cache = new CacheStore(join(d.root, 'cache'));
+    this.contexts = new ContextStore(d.sys, join(d.root, 'contexts'));
   }
 
   /** Parses and plans without building: syntax errors surface before any output. */
@@ -186,6 +192,7 @@ export class Builder {
       consumed: new Set(['SOURCE_DATE_EPOCH']),
       step: 0,
       total,
+      cleanups: [],
       ...(sde !== undefined ? { sourceDateEpoch: sde } : {}),
     };
     try {
@@ -207,6 +214,7 @@ export class Builder {
       }
       return id;
     } finally {
+      await Promise.all(s.cleanups);
       for (const dir of s.roots.values()) {
         try {
           unmountAll(this.d.sys, dir);
@@ -273,7 +281,12 @@ export class Builder {
         for (const ins of parsed.instructions) await this.runStep(s, run, ins, false);
       }
     }
-    for (const ins of stage.body) await this.runStep(s, run, ins, true);
+    for (const ins of stage.body) {
+      const t0 = performance.now();
+      await this.runStep(s, run, ins, true);
+      // Per-step durations at debug level: where a slow build spends its time.
+      s.ctx.log.debug('build step', { step: s.step, cmd: ins.cmd, ms: Math.round(performance.now() - t0) });
+    }
     if (withLabels) {
       const text = 'LABEL ' + Object.entries(s.req.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ');
       const ins = parseDockerfile(text).instructions[0]!;
@@ -551,7 +564,9 @@ export class Builder {
     let id: string | undefined;
     let ok = false;
     try {
+      const t0 = performance.now();
       id = (await containers.create(s.ctx, body, undefined)).Id;
+      const tCreated = performance.now();
       s.out.stream(` ---> Running in ${id.slice(0, 12)}\n`);
       let detach: (() => void) | undefined;
       const ended = new Promise<void>((resolve) => {
@@ -565,20 +580,31 @@ export class Builder {
       await containers.start(s.ctx, id);
       const { code } = await containers.wait(id, 'not-running', s.ctx.signal);
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+      const tRan = performance.now();
       detach?.();
       if (code !== 0) throw new BuildError(`The command '${cmdText}' returned a non-zero code: ${code}`, code);
       const ms = await this.d.snapshots.mounts(id);
       const { upper, lowers } = upperAndLowers(ms, this.d.snapshots.upperDir(id));
       const layer = await commitUpper(s.ctx, this.d, upper, lowers, skip, run.epoch, s.lease);
+      const tCommitted = performance.now();
       run.st = await registerStep(s.ctx, this.d, run.st, this.baseConfig(run, { ...cfg }), { created: isoOf(run.epoch), created_by: createdBy }, layer, s.lease);
+      s.ctx.log.debug('build run', { createMs: Math.round(tCreated - t0), runMs: Math.round(tRan - tCreated), commitMs: Math.round(tCommitted - tRan), registerMs: Math.round(performance.now() - tCommitted) });
       ok = true;
     } finally {
       // Docker: rm removes the step's container after success; forcerm also after failure.
       if (id !== undefined && ((ok && s.req.rm) || s.req.forceRm)) {
-        await containers.remove(s.ctx, id, { force: true, volumes: true }).catch((e: unknown) => s.ctx.log.warn('build: removing step container failed', { id, err: errorMessage(e) }));
+        // In the background (~100+ ms a container): the next step need not
+        // wait for it; the build waits for every removal before it returns.
+        const cid = id;
+        s.cleanups.push(
+          containers
+            .remove(s.ctx, cid, { force: true, volumes: true })
+            .catch((e: unknown) => s.ctx.log.warn('build: removing step container failed', { id: cid, err: errorMessage(e) }))
+            .then(() => rm(stepTmp, { recursive: true, force: true }))
+            .catch(() => {}),
+        );
         s.out.stream(`Removing intermediate container ${id.slice(0, 12)}\n`);
-      }
-      await rm(stepTmp, { recursive: true, force: true }).catch(() => {});
+      } else await rm(stepTmp, { recursive: true, force: true }).catch(() => {});
     }
     await this.cache.put(key, run.st.image!.record.id);
     this.idLine(s, run.st);
@@ -688,11 +714,12 @@ export class Builder {
     h.update(`${ins.cmd}\0${run.st.image?.record.id ?? 'scratch'}\0${JSON.stringify({ srcs, dest, destIsDir, from, chownSpec, chmodSpec, excludes, parents, checksum })}\0`);
     for (const it of items) {
       h.update(`src\0${it.src.rel}\0`);
-      await hashEntries(h, it.entries);
+      await hashEntries(h, it.entries, from === undefined ? (st) => s.context.digestOf(st) : undefined);
     }
     for (const hd of heredocs) h.update(`heredoc\0${hd.name}\0${hd.content}\0`);
     for (const u of urls) h.update(`url\0${u}\0`);
     const key = h.digest('hex');
+    const tKey = performance.now();
     const createdBy = `/bin/sh -c #(nop) ${ins.cmd.toUpperCase()} ${srcs.length > 0 ? `multi:${key.slice(0, 16)}` : ''} in ${dest} `;
     if (urls.length === 0 && (await this.useCache(s, run, key))) return;
 
@@ -733,11 +760,19 @@ export class Builder {
       } finally {
         unmountAll(this.d.sys, mnt);
       }
+      const tCopied = performance.now();
       const { upper, lowers } = upperAndLowers(ms, this.d.snapshots.upperDir(snapKey));
       layer = await commitUpper(s.ctx, this.d, upper, lowers, [], run.epoch, s.lease);
+      s.ctx.log.debug('build copy', { copyMs: Math.round(tCopied - tKey), commitMs: Math.round(performance.now() - tCopied) });
     } finally {
-      await this.d.snapshots.remove(snapKey).catch((e: unknown) => s.ctx.log.warn('build: snapshot removal failed', { key: snapKey, err: errorMessage(e) }));
-      await rm(mnt, { recursive: true, force: true }).catch(() => {});
+      // In the background, as step containers: the build waits for it before returning.
+      s.cleanups.push(
+        this.d.snapshots
+          .remove(snapKey)
+          .catch((e: unknown) => s.ctx.log.warn('build: snapshot removal failed', { key: snapKey, err: errorMessage(e) }))
+          .then(() => rm(mnt, { recursive: true, force: true }))
+          .catch(() => {}),
+      );
     }
     run.st = await registerStep(s.ctx, this.d, run.st, this.baseConfig(run, { ...cfg }), { created: isoOf(run.epoch), created_by: createdBy }, layer, s.lease);
     await this.cache.put(key, run.st.image!.record.id);
@@ -764,6 +799,7 @@ export class Builder {
   /** POST /build/prune: forgets every cache key and empties cache mounts. */
   async prune(): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }> {
     const keys = await this.cache.clear();
+    await this.contexts.prune();
     const { diskUsage } = await import('../snapshots/overlay.js');
     const mounts = join(this.d.root, 'mounts');
     const space = await diskUsage(mounts).catch(() => 0);

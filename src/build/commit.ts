@@ -11,9 +11,6 @@
  * container ID or build-time timestamp. Same inputs → same digests.
  */
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { lstat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import type { Stats } from 'node:fs';
 import type { Ctx } from '../base/ctx.js';
 import { digestOf, type Digest } from '../base/digest.js';
 import { InternalError } from '../base/errors.js';
@@ -24,8 +21,7 @@ import type { ImageService, StagedLayers } from '../images/service.js';
 import type { Image } from '../images/store.js';
 import { MediaType } from '../oci/mediatypes.js';
 import type { HistoryEntry, ImageConfig, ImageManifest, Descriptor } from '../oci/types.js';
-import { writeDiff } from '../snapshots/diff.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, type TarHeader, type TarWriteHeader } from '../snapshots/tar.js';
+import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import type { StagedLayer } from '../snapshots/types.js';
 
 export interface CommitDeps {
@@ -42,8 +38,6 @@ export interface BuildState {
   readonly layers: readonly Descriptor[];
 }
 
-/** Mount points the runtime creates in every container (Docker keeps them in an "-init" layer). */
-const INIT_PATHS = ['dev', 'dev/pts', 'dev/shm', 'dev/console', 'proc', 'sys', '.dockerenv', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname', 'etc/mtab'];
 
 export interface LayerResult {
   readonly digest: Digest;
@@ -70,7 +64,7 @@ export async function commitUpper(
     raw.destroy(e instanceof Error ? e : new InternalError(String(e)));
     throw e;
   });
-  const filtered = Readable.from(filterEntries(raw, lowers, new Set([...INIT_PATHS, ...skip])));
+  const filtered = Readable.from(filterDiff(raw, lowers, new Set([...RUNTIME_MOUNT_POINTS, ...skip])));
   const toStore = new PassThrough({ highWaterMark: 1 << 20 });
   const toStage = new PassThrough({ highWaterMark: 1 << 20 });
   const fan = new Writable({
@@ -108,61 +102,6 @@ export async function commitUpper(
     return undefined;
   }
   return { digest: stored.digest, size: stored.size, staged };
-}
-
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(p);
-  } catch {
-    return undefined;
-  }
-}
-
-function toWrite(h: TarHeader): TarWriteHeader {
-  return { name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, size: h.size, mtime: h.mtime, linkname: h.linkname, devmajor: h.devmajor, devminor: h.devminor, xattrs: h.xattrs };
-}
-
-/**
- * Drops mount points and their whiteouts, and directories that only exist
- * in the upper dir because something below them was copied up (same mode
- * and owner as below) unless one of their children is emitted.
- */
-async function* filterEntries(diff: Readable, lowers: readonly string[], skip: ReadonlySet<string>): AsyncGenerator<Buffer> {
-  const reader = new TarReader(diff, { maxEntrySize: 64 * 1024 ** 3 });
-  const held: { rel: string; h: TarHeader }[] = [];
-  for (;;) {
-    const h = await reader.next();
-    if (h === undefined) break;
-    const rel = h.name.replace(/\/+$/, '');
-    while (held.length > 0 && !rel.startsWith(`${held.at(-1)!.rel}/`)) held.pop();
-    const base = posix.basename(rel);
-    const whiteoutOf = base.startsWith('.wh.') && base !== '.wh..wh..opq' ? posix.join(posix.dirname(rel), base.slice(4)) : undefined;
-    if (skip.has(rel) || (whiteoutOf !== undefined && skip.has(whiteoutOf))) {
-      if (h.type === 'dir') held.push({ rel, h });
-      continue;
-    }
-    if (h.type === 'dir') {
-      let low: Stats | undefined;
-      for (const l of lowers) {
-        low = await lstatOrUndefined(join(l, rel));
-        if (low !== undefined) break;
-      }
-      if (low !== undefined && low.isDirectory() && (low.mode & 0o7777) === h.mode && low.uid === h.uid && low.gid === h.gid && h.xattrs.size === 0) {
-        held.push({ rel, h });
-        continue;
-      }
-    }
-    for (const p of held) for (const b of encodeHeader(toWrite(p.h))) yield b;
-    held.length = 0;
-    for (const b of encodeHeader(toWrite(h))) yield b;
-    if (h.type === 'file' && h.size > 0) {
-      for await (const b of reader.data()) yield b;
-      const pad = tarPadding(h.size);
-      if (pad.length > 0) yield pad;
-    }
-  }
-  await reader.drain();
-  yield tarTrailer();
 }
 
 /**

@@ -5,17 +5,28 @@
  * temp directory with the layer extractor's safety rules (no `..`, no
  * writing through symlinks), then the Dockerfile and the .dockerignore read
  * from it. The directory is removed by `dispose`.
+ *
+ * The files' contents are hashed while the tar streams in (a second
+ * TarReader on a tee of the bytes), so a COPY's cache key does not read
+ * the context again: after extraction each hashed file's inode is recorded
+ * with its size, mtime and ctime, and a COPY source whose lstat matches all
+ * of them is that very file, unchanged since (any write or chmod moves
+ * ctime), so its recorded digest stands for its bytes. Anything else is
+ * read and hashed as before. Keys stay content-based either way.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { autoDecompress } from '../base/compress.js';
 import { InvalidArgumentError, errnoCode } from '../base/errors.js';
 import type { Sys } from '../base/sys.js';
 import { ensureDir } from '../base/fsutil.js';
-import { applyTar } from '../snapshots/unpack.js';
+import { TarReader } from '../base/tar.js';
+import { applyTar, cleanEntryName, DEFAULT_MAX_ENTRY_SIZE } from '../snapshots/unpack.js';
 import { resolveInRoot } from '../runtime/user.js';
-import { IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import { IgnoreMatcher, parseDockerignore } from '../base/dockerignore.js';
 
 export class BuildContext {
   private constructor(
@@ -30,14 +41,10 @@ export class BuildContext {
     await ensureDir(tmpRoot, 0o700);
     const root = await mkdtemp(join(tmpRoot, 'ctx-'));
     try {
-      const plain = body.pipe(autoDecompress());
-      body.on('error', (e) => plain.destroy(e));
-      try {
-        await applyTar(sys, root, plain, { overlayWhiteouts: false });
-      } catch (e) {
-        throw new InvalidArgumentError(`invalid build context: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      return await BuildContext.open(root, dockerfileName, async () => rm(root, { recursive: true, force: true }));
+      const byName = await extractHashed(sys, root, body);
+      const c = await BuildContext.open(root, dockerfileName, async () => rm(root, { recursive: true, force: true }));
+      if (byName !== undefined) await c.recordDigests(byName);
+      return c;
     } catch (e) {
       await rm(root, { recursive: true, force: true });
       throw e;
@@ -45,6 +52,37 @@ export class BuildContext {
   }
 
   private disposer: (() => Promise<void>) | undefined;
+  /** `dev:ino` → the file's stat when recorded and the sha256 of its bytes. */
+  private readonly digests = new Map<string, { size: number; mtimeMs: number; ctimeMs: number; digest: string }>();
+
+  /** Records the inodes of the extracted regular files whose digest is known (a walk of real directories: nothing outside the root is looked at). */
+  async recordDigests(byName: ReadonlyMap<string, string>): Promise<void> {
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      for (const d of await readdir(dir, { withFileTypes: true })) {
+        const r = rel === '' ? d.name : `${rel}/${d.name}`;
+        if (d.isDirectory()) await walk(join(dir, d.name), r);
+        else if (d.isFile()) {
+          const digest = byName.get(r);
+          if (digest === undefined) continue;
+          const st = await lstat(join(dir, d.name));
+          if (st.isFile()) this.digests.set(`${st.dev}:${st.ino}`, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+        }
+      }
+    };
+    await walk(this.root, '');
+  }
+
+  /** Vouches for one file (see `digestOf`): `st` is its lstat now, `digest` the sha256 of its bytes. */
+  addDigest(st: Stats, digest: string): void {
+    this.digests.set(`${st.dev}:${st.ino}`, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, digest });
+  }
+
+  /** The sha256 (hex) of a context file's bytes when `st` is a recorded, unchanged file of this context. */
+  digestOf(st: Stats): string | undefined {
+    if (!st.isFile()) return undefined;
+    const r = this.digests.get(`${st.dev}:${st.ino}`);
+    return r !== undefined && r.size === st.size && r.mtimeMs === st.mtimeMs && r.ctimeMs === st.ctimeMs ? r.digest : undefined;
+  }
 
   static async open(root: string, dockerfileName: string | undefined, dispose?: () => Promise<void>): Promise<BuildContext> {
     const name = dockerfileName === undefined || dockerfileName === '' ? 'Dockerfile' : dockerfileName;
@@ -70,5 +108,77 @@ export class BuildContext {
 
   async dispose(): Promise<void> {
     await this.disposer?.();
+  }
+}
+
+/**
+ * Extracts the context tar `body` (plain or compressed) into `root` with
+ * the layer extractor's rules, hashing its regular files on the way.
+ * Returns clean name → sha256 hex, or undefined when the hashing side could
+ * not follow (the files are then hashed from disk when needed).
+ */
+export async function extractHashed(sys: Sys, root: string, body: Readable): Promise<Map<string, string> | undefined> {
+  const plain = body.pipe(autoDecompress());
+  body.on('error', (e) => plain.destroy(e));
+  const side = new PassThrough({ highWaterMark: 4 << 20 });
+  const byName = new Map<string, string>();
+  const hashing = hashTar(side, byName);
+  try {
+    await applyTar(sys, root, tee(plain, side), { overlayWhiteouts: false });
+  } catch (e) {
+    throw new InvalidArgumentError(`invalid build context: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    if (!side.writableEnded) side.destroy();
+  }
+  return (await hashing) ? byName : undefined;
+}
+
+/** Passes `src` through, writing every chunk to `side` too (waiting for it to drain). */
+async function* tee(src: AsyncIterable<Buffer>, side: PassThrough): AsyncGenerator<Buffer> {
+  for await (const c of src) {
+    if (!side.destroyed && !side.write(c)) {
+      await new Promise<void>((res) => {
+        const done = (): void => {
+          side.off('drain', done);
+          side.off('close', done);
+          res();
+        };
+        side.on('drain', done);
+        side.on('close', done);
+      });
+    }
+    yield c;
+  }
+  side.end();
+}
+
+/**
+ * Hashes the regular files of the tar on `side` into `out` (clean name →
+ * sha256 hex). A later entry of another kind at the same name drops the
+ * name: the file there is no longer those bytes. Resolves false (and keeps
+ * draining `side`) when the stream is not a tar it can read: the context
+ * is then hashed from disk.
+ */
+async function hashTar(side: PassThrough, out: Map<string, string>): Promise<boolean> {
+  try {
+    const r = new TarReader(side, { maxEntrySize: DEFAULT_MAX_ENTRY_SIZE });
+    for (;;) {
+      const h = await r.next();
+      if (h === undefined) break;
+      const name = cleanEntryName(h.name);
+      if (h.type !== 'file') {
+        out.delete(name);
+        continue;
+      }
+      const hash = createHash('sha256');
+      for await (const b of r.data()) hash.update(b);
+      out.set(name, hash.digest('hex'));
+    }
+    await r.drain();
+    return true;
+  } catch {
+    out.clear();
+    side.resume();
+    return false;
   }
 }

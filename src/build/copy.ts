@@ -17,7 +17,7 @@ import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../base/errors.js';
 import { resolveInRoot } from '../runtime/user.js';
-import type { IgnoreMatcher } from './dockerignore.js';
+import type { IgnoreMatcher } from '../base/dockerignore.js';
 
 export interface Source {
   /** Host path (symlinks already resolved for the top level). */
@@ -148,22 +148,35 @@ export async function walkSource(s: Source, o: ResolveOptions): Promise<Entry[]>
   return out;
 }
 
-/** Adds the names, types, modes, link targets and bytes of `entries` to `h` (mtimes never). */
-export async function hashEntries(h: ReturnType<typeof createHash>, entries: readonly Entry[]): Promise<void> {
+/**
+ * Adds the names, types, modes, link targets and contents of `entries` to
+ * `h` (mtimes never). A file counts by its size and the sha256 of its
+ * bytes; `known` may supply that digest for a file it vouches is unchanged
+ * (the context's extraction-time hashes), else the file is read.
+ */
+export async function hashEntries(h: ReturnType<typeof createHash>, entries: readonly Entry[], known?: (st: Stats) => string | undefined): Promise<void> {
   for (const e of entries) {
     const st = e.st;
     const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
     h.update(`${kind}\0${e.sub}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}:${st.gid}\0`);
     if (kind === 'l') h.update(await readlink(e.abs));
     else if (kind === 'f') {
-      h.update(`${st.size}\0`);
-      if (st.size > 0) {
-        for await (const c of createReadStream(e.abs, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+      let digest = known?.(st);
+      if (digest === undefined) {
+        const fh = createHash('sha256');
+        if (st.size > 0) {
+          for await (const c of createReadStream(e.abs, { highWaterMark: 1 << 20 })) fh.update(c as Buffer);
+        }
+        digest = fh.digest('hex');
       }
+      h.update(`${st.size}\0${digest}`);
     }
     h.update('\n');
   }
 }
+
+/** Files copied at once by COPY/ADD (see copyInto). */
+const COPY_CONCURRENCY = 16;
 
 export interface CopyOptions {
   readonly uid?: number;
@@ -234,10 +247,30 @@ export async function copyInto(rootfs: string, sources: readonly { src: Source; 
     if (src.st.isDirectory()) {
       const base = parents && src.rel !== '' ? posix.join(target, posix.basename(src.rel)) : target;
       const root = await ensureDirIn(rootfs, base, o);
+      // Each file costs several syscalls, each a thread-pool round trip:
+      // copying a few files at once hides that latency. Directories are made
+      // in order (parents first); a file's parent is always made before it,
+      // and no two entries share a destination.
+      const pool = new Set<Promise<void>>();
+      let failed: { e: unknown } | undefined;
       for (const e of entries) {
         if (e.sub === '') continue;
-        await copyEntry(e, join(root, e.sub), o);
+        if (failed !== undefined) break;
+        const to = join(root, e.sub);
+        if (e.st.isDirectory()) {
+          await copyEntry(e, to, o);
+          continue;
+        }
+        const p: Promise<void> = copyEntry(e, to, o)
+          .catch((err: unknown) => {
+            failed ??= { e: err };
+          })
+          .finally(() => pool.delete(p));
+        pool.add(p);
+        if (pool.size >= COPY_CONCURRENCY) await Promise.race(pool);
       }
+      await Promise.all(pool);
+      if (failed !== undefined) throw failed.e;
       continue;
     }
     let fileDest: string;

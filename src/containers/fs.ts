@@ -40,7 +40,7 @@ import type { Runc } from '../runtime/runc.js';
 import { resolveInRoot } from '../runtime/user.js';
 import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../snapshots/tar.js';
+import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../base/tar.js';
 import type { Mount, Snapshotter } from '../snapshots/types.js';
 import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
 import type { HostConfigIn } from './body.js';

@@ -10,7 +10,7 @@ import { Sys } from '../base/sys.js';
 import { writeDiff } from './diff.js';
 import { mountAll, unmountAll } from './mount.js';
 import { OverlaySnapshotter } from './overlay.js';
-import { TarReader, type TarHeader } from './tar.js';
+import { TarReader, type TarHeader } from '../base/tar.js';
 import { applyBuf, makeTar, testCtx } from './testsuite.js';
 import { S_IFIFO } from './unpack.js';
 

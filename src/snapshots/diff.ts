@@ -14,7 +14,7 @@ import type { Readable, Writable } from 'node:stream';
 import { join, posix } from 'node:path';
 import { InternalError } from '../base/errors.js';
 import type { Sys } from '../base/sys.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from './tar.js';
+import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from '../base/tar.js';
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './unpack.js';
 
 export interface WriteDiffOptions {

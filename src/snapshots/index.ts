@@ -12,4 +12,4 @@ export {
 } from './unpack.js';
 export { writeDiff, filterDiff, RUNTIME_MOUNT_POINTS, type WriteDiffOptions } from './diff.js';
 export { mountAll, unmountAll, parseMountOptions } from './mount.js';
-export { TarReader, encodeHeader, tarPadding, tarTrailer, toWriteHeader, type TarHeader, type TarType, type TarWriteHeader } from './tar.js';
+export { TarReader, encodeHeader, tarPadding, tarTrailer, toWriteHeader, type TarHeader, type TarType, type TarWriteHeader } from '../base/tar.js';

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { InvalidArgumentError } from '../base/errors.js';
 import { Sys } from '../base/sys.js';
-import { encodeHeader, tarPadding, tarTrailer } from './tar.js';
+import { encodeHeader, tarPadding, tarTrailer } from '../base/tar.js';
 import { makeTar, streamOf, type TestEntry } from './testsuite.js';
 import { applyTar, cleanEntryName, dockerDirSize } from './unpack.js';
 

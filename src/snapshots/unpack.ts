@@ -21,7 +21,7 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, readFile, readdir, rm, syml
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, errnoCode, isBerthError } from '../base/errors.js';
 import { SysError, type Sys } from '../base/sys.js';
-import { ERR_EOF, TarReader, type TarHeader } from './tar.js';
+import { ERR_EOF, TarReader, type TarHeader } from '../base/tar.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';

@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { run } from '../../src/base/exec.js';
-import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from '../../src/snapshots/tar.js';
+import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from '../../src/base/tar.js';
 
 export interface LayerEntry {
   readonly name: string;

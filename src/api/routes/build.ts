@@ -8,6 +8,11 @@
  * Dockerfile syntax error, a missing Dockerfile) are HTTP errors, as
  * dockerd; once the stream has started they are in-stream errors with the
  * failed RUN's exit code (§5.3).
+ *
+ * POST /build/context is berth's own (`berth build`): a manifest of a
+ * folder's entries in, the files the daemon lacks and a token out; the
+ * build request then carries `contextsync=<token>` and a tar of just those
+ * files (src/build/synced.ts). Other clients are unaffected.
  */
 import { errorMessage, InvalidArgumentError } from '../../base/errors.js';
 import type { Sys } from '../../base/sys.js';
@@ -92,7 +97,14 @@ export function buildRoutes(d: BuildRouteDeps): Route[] {
       path: '/build',
       handler: async (req, res) => {
         const r = parseBuildRequest(req);
-        const context = await BuildContext.fromTar(d.sys, d.tmpRoot, req.raw, r.dockerfile);
+        const t0 = performance.now();
+        // `contextsync`: the body holds only what POST /build/context said was missing (berth build).
+        const token = req.query.str('contextsync');
+        const context =
+          token !== undefined && token !== ''
+            ? await d.builder.contexts.open(token, req.raw, r.dockerfile)
+            : await BuildContext.fromTar(d.sys, d.tmpRoot, req.raw, r.dockerfile);
+        req.ctx.log.debug('build context received', { ms: Math.round(performance.now() - t0) });
         try {
           let plan;
           try {
@@ -126,6 +138,14 @@ export function buildRoutes(d: BuildRouteDeps): Route[] {
         } finally {
           await context.dispose();
         }
+      },
+    },
+    {
+      // berth's own: a context manifest in, the files to send and a token for POST /build?contextsync= out.
+      method: 'POST',
+      path: '/build/context',
+      handler: async (req, res) => {
+        res.json(200, await d.builder.contexts.plan(await req.json()));
       },
     },
     {

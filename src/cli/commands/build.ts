@@ -6,18 +6,24 @@
  * type=local|tar|oci). `--secret id=x,src=path` travels in the
  * X-Berth-Build-Secrets header, never in the context.
  *
- * The .dockerignore is applied by the daemon (src/build/dockerignore.ts);
- * the CLI sends the folder as is, in sorted order so the tar is stable.
+ * The .dockerignore is applied here, as the docker CLI does, so ignored
+ * files are never read nor sent (the daemon applies it again, for clients
+ * that send everything); the folder goes in sorted order so the tar is
+ * stable.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { join, resolve, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, relative, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { IncomingMessage } from 'node:http';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tarStream from 'tar-stream';
 import type { CommandSpec } from '../argv.js';
 import type { CommandContext, Output } from '../context.js';
 import { StatusError } from '../errors.js';
+import { ApiError } from '../../client/errors.js';
+import type { EngineClient } from '../../client/engine.js';
 import { displayJsonMessages } from '../jsonmessage.js';
 
 export const spec: CommandSpec = {
@@ -66,45 +72,135 @@ function csv(s: string): Map<string, string> {
   return m;
 }
 
-/** The folder as a tar, names sorted, owners zeroed, `extra` (an outside Dockerfile) added. */
-function tarFolder(root: string, extra?: { name: string; data: Buffer }): Readable {
-  const pack = tarStream.pack();
-  const out = pack as unknown as Readable;
+/**
+ * The folder as a tar: names sorted, owners zeroed, what the .dockerignore
+ * excludes left out (the Dockerfile and the ignore files always travel, as
+ * the docker CLI does), `extra` (an outside Dockerfile) added.
+ *
+ * Written by hand rather than with tar-stream: its per-entry streams made
+ * a 1000-file context take over a second longer to upload than the docker
+ * CLI. Files are read a few ahead of the writer (in order), and output is
+ * gathered into ~1 MiB chunks so the chunked request carries few, large
+ * writes.
+ */
+function tarFolder(root: string, dockerfileRel: string, extra?: { name: string; data: Buffer }): Readable {
+  // The walk starts now and runs while the request is being set up; the
+  // body waits for it.
+  const walked = walkContext(root, dockerfileRel);
+  walked.catch(() => undefined); // surfaced through the body stream
+  async function* gen(): AsyncGenerator<Buffer> {
+    const [{ encodeHeader, tarPadding, tarTrailer }, items] = await Promise.all([import('../../base/tar.js'), walked]);
+    yield* tarItems(items, extra, encodeHeader, tarPadding, tarTrailer);
+  }
+  return Readable.from(gen(), { objectMode: false });
+}
+
+interface Item {
+  readonly name: string;
+  /** In ns (bigint): the kept-context manifest compares exact times. */
+  readonly st: BigIntStats;
+  readonly abs: string;
+}
+
+/** The context's entries in tar order (sorted, parents first), .dockerignore applied. */
+async function walkContext(root: string, dockerfileRel: string): Promise<Item[]> {
+  // Lazy: only `berth build` pays for this module.
+  const { IgnoreMatcher, parseDockerignore } = await import('../../base/dockerignore.js');
+  // <Dockerfile>.dockerignore wins over .dockerignore (as the daemon reads it).
+  const ignoreText = (await readFile(join(root, `${dockerfileRel}.dockerignore`), 'utf8').catch(() => undefined)) ?? (await readFile(join(root, '.dockerignore'), 'utf8').catch(() => ''));
+  const ignore = new IgnoreMatcher(parseDockerignore(ignoreText));
+  const keep = new Set([dockerfileRel, '.dockerignore', `${dockerfileRel}.dockerignore`, ...(dockerfileRel === 'Dockerfile' ? ['dockerfile'] : [])]);
+  const items: Item[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const n of (await readdir(dir)).sort()) {
       const abs = join(dir, n);
       const name = relative(root, abs).split(sep).join('/');
-      const st = await lstat(abs);
-      const base = { name, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
-      if (st.isDirectory()) {
-        pack.entry({ ...base, type: 'directory' });
-        await walk(abs);
-      } else if (st.isSymbolicLink()) pack.entry({ ...base, type: 'symlink', linkname: await readlink(abs) });
-      else if (st.isFile() && st.size <= 4 << 20) {
-        // Small files in one piece: tar-stream's per-entry stream costs more than the read.
-        const data = await readFile(abs);
-        await new Promise<void>((res, rej) => pack.entry({ ...base, type: 'file', size: data.length }, data, (err) => (err ? rej(err) : res())));
-      } else if (st.isFile()) {
-        await new Promise<void>((res, rej) => {
-          const e = pack.entry({ ...base, type: 'file', size: st.size }, (err) => (err ? rej(err) : res()));
-          createReadStream(abs).on('error', rej).pipe(e);
-        });
+      const st = await lstat(abs, { bigint: true });
+      if (!ignore.empty && !keep.has(name) && ignore.ignores(name)) {
+        // A re-included path below an ignored directory still needs the walk.
+        if (st.isDirectory() && !ignore.skipsDir(name)) await walk(abs);
+        continue;
+      }
+      items.push({ name, st, abs });
+      if (st.isDirectory()) await walk(abs);
+    }
+  };
+  await walk(root);
+  return items;
+}
+
+type Enc = typeof import('../../base/tar.js');
+
+async function* tarItems(items: readonly Item[], extra: { name: string; data: Buffer } | undefined, encodeHeader: Enc['encodeHeader'], tarPadding: Enc['tarPadding'], tarTrailer: Enc['tarTrailer']): AsyncGenerator<Buffer> {
+  const SMALL = 4 << 20;
+  const AHEAD = 16;
+  const reads = new Map<number, Promise<Buffer>>();
+  const prefetch = (i: number): void => {
+    for (let j = i; j < Math.min(items.length, i + AHEAD); j++) {
+      const it = items[j]!;
+      if (!reads.has(j) && it.st.isFile() && Number(it.st.size) <= SMALL) {
+        const p = readFile(it.abs);
+        p.catch(() => undefined); // surfaced when awaited
+        reads.set(j, p);
       }
     }
   };
-  walk(root)
-    .then(() => {
-      if (extra !== undefined) pack.entry({ name: extra.name, mode: 0o644, uid: 0, gid: 0, mtime: new Date(0) }, extra.data);
-      pack.finalize();
-    })
-    .catch((e: unknown) => pack.destroy(e instanceof Error ? e : new Error(String(e))));
-  return out;
+  let batch: Buffer[] = [];
+  let size = 0;
+  const push = (b: Buffer): boolean => {
+    batch.push(b);
+    size += b.length;
+    return size >= 1 << 20;
+  };
+  const flush = (): Buffer => {
+    const out = Buffer.concat(batch, size);
+    batch = [];
+    size = 0;
+    return out;
+  };
+  for (let i = 0; i < items.length; i++) {
+    prefetch(i);
+    const { name, st, abs } = items[i]!;
+    const stSize = Number(st.size);
+    const base = { name, mode: Number(st.mode) & 0o7777, uid: 0, gid: 0, mtime: Number(st.mtimeNs / 1_000_000_000n) };
+    let full = false;
+    if (st.isDirectory()) for (const b of encodeHeader({ ...base, name: `${name}/`, type: 'dir', size: 0 })) full = push(b);
+    else if (st.isSymbolicLink()) for (const b of encodeHeader({ ...base, type: 'symlink', size: 0, linkname: await readlink(abs) })) full = push(b);
+    else if (st.isFile() && stSize <= SMALL) {
+      const data = await reads.get(i)!;
+      reads.delete(i);
+      for (const b of encodeHeader({ ...base, type: 'file', size: data.length })) push(b);
+      push(data);
+      full = push(tarPadding(data.length));
+    } else if (st.isFile()) {
+      for (const b of encodeHeader({ ...base, type: 'file', size: stSize })) push(b);
+      yield flush();
+      // Large files stream; the size in the header must be what is sent.
+      let sent = 0;
+      for await (const c of createReadStream(abs, { highWaterMark: 1 << 20, end: stSize - 1 })) {
+        sent += (c as Buffer).length;
+        yield c as Buffer;
+      }
+      if (sent !== stSize) throw new Error(`${name} changed size while being sent`);
+      full = push(tarPadding(stSize));
+    }
+    if (full) yield flush();
+  }
+  if (extra !== undefined) {
+    for (const b of encodeHeader({ name: extra.name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: extra.data.length })) push(b);
+    push(extra.data);
+    push(tarPadding(extra.data.length));
+  }
+  push(tarTrailer());
+  yield flush();
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
   const target = ctx.args[0]!;
   const file = ctx.opts.string('file');
-  let body: Readable;
+  // A function when the body can be made again (a folder: the fallback of a kept context).
+  let body: Readable | (() => Readable);
+  let kept: { root: string; dockerfileRel: string; walked: Promise<Item[]> } | undefined;
   let dockerfile = file;
   if (target === '-') {
     // A tar, or a Dockerfile alone (then the context is empty).
@@ -115,10 +211,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     const isCompressed = all[0] === 0x1f && all[1] === 0x8b;
     if (isTar || isCompressed) body = Readable.from([all]);
     else {
-      const pack = tarStream.pack();
-      pack.entry({ name: 'Dockerfile', mode: 0o644, mtime: new Date(0) }, all);
-      pack.finalize();
-      body = pack as unknown as Readable;
+      const { encodeHeader, tarPadding, tarTrailer } = await import('../../base/tar.js');
+      body = Readable.from([Buffer.concat([...encodeHeader({ name: 'Dockerfile', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: all.length }), all, tarPadding(all.length), tarTrailer()])]);
       dockerfile = 'Dockerfile';
     }
   } else {
@@ -140,7 +234,11 @@ export async function run(ctx: CommandContext): Promise<number> {
         extra = { name: `.dockerfile.${Math.random().toString(16).slice(2, 14)}`, data: Buffer.concat(chunks) };
         dockerfile = extra.name;
       }
-      body = tarFolder(target, extra);
+      const dfRel = dockerfile !== '' ? dockerfile : 'Dockerfile';
+      body = (): Readable => tarFolder(target, dfRel, extra);
+      // The daemon keeps the folder between builds; only changed files travel (see src/build/synced.ts).
+      if (extra === undefined && ctx.env['BERTH_BUILD_CONTEXT_SYNC'] !== '0') kept = { root: target, dockerfileRel: dfRel, walked: walkContext(target, dfRel) };
+      kept?.walked.catch(() => undefined); // surfaced when awaited
     } else body = createReadStream(target); // a tarball (plain or compressed)
   }
 
@@ -164,8 +262,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const client = await ctx.client();
   const headers: Record<string, string> = { 'Content-Type': 'application/x-tar' };
   if (Object.keys(secrets).length > 0) headers['X-Berth-Build-Secrets'] = Buffer.from(JSON.stringify(secrets)).toString('base64');
-  const res = await client.stream('POST', '/build', {
-    query: {
+  const query = {
       t: ctx.opts.strings('tag'),
       dockerfile: dockerfile !== '' ? dockerfile : undefined,
       buildargs: JSON.stringify(buildArgs),
@@ -179,10 +276,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       extrahosts: ctx.opts.strings('add-host').length > 0 ? ctx.opts.strings('add-host').join(',') : undefined,
       forcerm: ctx.opts.bool('force-rm') ? '1' : undefined,
       rm: '1',
-    },
-    headers,
-    body,
-  });
+  };
+  const full = (): Promise<IncomingMessage> => client.stream('POST', '/build', { query, headers, body: typeof body === 'function' ? body() : body });
+  let res: IncomingMessage | undefined;
+  if (kept !== undefined) res = await sendKept(client, kept, query, headers);
+  res ??= await full();
   let id = '';
   const sink: Output = quiet ? { write: (): void => {}, isTTY: false, columns: 0, fd: -1 } : ctx.out;
   const view = ctx.out.isTTY && !quiet ? new LiveView(ctx.out) : undefined;
@@ -200,6 +298,41 @@ export async function run(ctx: CommandContext): Promise<number> {
   const output = ctx.opts.string('output');
   if (output !== '' && id !== '') await exportOutput(ctx, id, output);
   return 0;
+}
+
+/**
+ * A folder context the daemon keeps: the manifest first (POST
+ * /build/context), then a tar of the files it lacks plus every directory
+ * and symlink. Undefined when the daemon cannot (an older one, a manifest
+ * over its size limit) or the folder changed on its side meanwhile: the
+ * caller then sends everything.
+ */
+async function sendKept(client: EngineClient, kept: { root: string; dockerfileRel: string; walked: Promise<Item[]> }, query: Record<string, string | string[] | undefined>, headers: Record<string, string>): Promise<IncomingMessage | undefined> {
+  const items = await kept.walked;
+  const key = createHash('sha256').update(`${hostname()}\0${await realpath(kept.root)}`).digest('hex');
+  const entries = [];
+  for (const it of items) {
+    const t = it.st.isDirectory() ? 'd' : it.st.isFile() ? 'f' : it.st.isSymbolicLink() ? 'l' : undefined;
+    if (t === undefined) continue;
+    entries.push({ n: it.name, t, m: Number(it.st.mode) & 0o7777, s: Number(it.st.size), mt: String(it.st.mtimeNs), ct: String(it.st.ctimeNs), i: String(it.st.ino) });
+  }
+  let plan: { token: string; need: string[] };
+  try {
+    plan = (await client.json('POST', '/build/context', { body: { key, entries } })) as { token: string; need: string[] };
+  } catch (e) {
+    if (e instanceof ApiError) return undefined;
+    throw e;
+  }
+  const need = new Set(plan.need);
+  const { encodeHeader, tarPadding, tarTrailer } = await import('../../base/tar.js');
+  const body = Readable.from(tarItems(items.filter((it) => !it.st.isFile() || need.has(it.name)), undefined, encodeHeader, tarPadding, tarTrailer), { objectMode: false });
+  try {
+    return await client.stream('POST', '/build', { query: { ...query, contextsync: plan.token }, headers, body });
+  } catch (e) {
+    // 409: the kept folder changed between the manifest and now; 404: the token expired.
+    if (e instanceof ApiError && (e.status === 409 || e.status === 404)) return undefined;
+    throw e;
+  }
 }
 
 /** --output: the image's filesystem (local folder, tar) or the image itself (oci: the save archive). */
@@ -226,29 +359,46 @@ async function exportOutput(ctx: CommandContext, id: string, spec: string): Prom
     }
     await mkdir(dest, { recursive: true });
     const root = resolve(dest);
+    // Lazy (only --output type=local needs it); CommonJS: the functions may sit on the default export.
+    const m = await import('tar-stream');
+    const tarStream = typeof m.extract === 'function' ? m : m.default;
     const ex = tarStream.extract();
     ex.on('entry', (h, stream, next) => {
       const p = resolve(root, h.name);
-      // Entries may not leave dest; links are written as links, never followed.
-      if (p !== root && !p.startsWith(root + sep)) {
-        stream.resume();
-        return next();
+      const fail = (e: unknown): void => {
+        ex.destroy(e instanceof Error ? e : new Error(String(e)));
+      };
+      // Entries may not leave dest, nor pass through a symlink an earlier
+      // entry made (`lib -> /usr/lib` then `lib/x`); links are written as
+      // links, never followed.
+      const inside = p !== root && p.startsWith(root + sep);
+      if (inside && h.type === 'file') {
+        void noSymlinkBetween(root, dirname(p))
+          .then(async (ok) => {
+            if (!ok) return void (await pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() })));
+            await mkdir(dirname(p), { recursive: true });
+            await rm(p, { force: true }); // never write through an existing link
+            await pipeline(stream, createWriteStream(p, { mode: h.mode ?? 0o644 }));
+          })
+          .then(() => next(), fail);
+        return;
       }
-      const done = (e?: unknown): void => (e ? ex.destroy(e instanceof Error ? e : new Error(String(e))) : next());
-      if (h.type === 'directory') void mkdir(p, { recursive: true, mode: h.mode ?? 0o755 }).then(() => stream.resume(), done).finally(() => stream.on('end', () => next()));
-      else if (h.type === 'file') {
-        void mkdir(resolve(p, '..'), { recursive: true })
-          .then(() => pipeline(stream, createWriteStream(p, { mode: h.mode ?? 0o644 })))
-          .then(() => next(), done);
-      } else if (h.type === 'symlink' && h.linkname !== undefined && h.linkname !== null) {
-        void rm(p, { force: true })
-          .then(() => symlink(h.linkname!, p))
-          .then(() => stream.resume(), done)
-          .finally(() => stream.on('end', () => next()));
-      } else {
-        stream.on('end', () => next());
-        stream.resume();
+      // The other entries carry no data: drain (listening first, so the end is not missed), act, move on.
+      const ended = new Promise<void>((res) => stream.on('end', res));
+      stream.resume();
+      let op: Promise<unknown> = Promise.resolve();
+      if (inside && h.type === 'directory') {
+        op = noSymlinkBetween(root, dirname(p)).then((ok) => (ok ? mkdir(p, { recursive: true, mode: h.mode ?? 0o755 }) : undefined));
+      } else if (inside && h.type === 'symlink' && h.linkname !== undefined && h.linkname !== null) {
+        const target = h.linkname;
+        op = noSymlinkBetween(root, dirname(p)).then(async (ok) => {
+          if (!ok) return;
+          await mkdir(dirname(p), { recursive: true });
+          await rm(p, { force: true });
+          await symlink(target, p);
+        });
       }
+      Promise.all([ended, op]).then(() => next(), fail);
     });
     await pipeline(res, ex);
   } finally {
@@ -256,6 +406,20 @@ async function exportOutput(ctx: CommandContext, id: string, spec: string): Prom
   }
 }
 
+
+/** Whether no path component from `root` (excluded) down to `dir` is a symlink (missing ones are fine: they will be made as directories). */
+async function noSymlinkBetween(root: string, dir: string): Promise<boolean> {
+  const rel = relative(root, dir);
+  if (rel === '') return true;
+  let cur = root;
+  for (const part of rel.split(sep)) {
+    cur = join(cur, part);
+    const st = await lstat(cur).catch(() => undefined);
+    if (st === undefined) return true;
+    if (st.isSymbolicLink()) return false;
+  }
+  return true;
+}
 
 /**
  * The terminal view: the step lines stay, the output of the running step

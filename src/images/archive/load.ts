@@ -38,7 +38,7 @@ import { hostPlatform, selectManifest } from '../../oci/platform.js';
 import { fullString, parseReference, withDefaultTag } from '../../oci/reference.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../../oci/types.js';
 import { parseImageConfig, parseManifestAny, parseJson } from '../../oci/validate.js';
-import { looksLikeTarHeader, TarReader } from '../../snapshots/tar.js';
+import { looksLikeTarHeader, TarReader } from '../../base/tar.js';
 import type { StagedLayer } from '../../snapshots/types.js';
 import type { ImageService, StagedLayers } from '../service.js';
 import { familiarRef } from '../store.js';

@@ -20,7 +20,7 @@ import type { ImageTable } from '../../metadata/images.js';
 import { chainIds } from '../../oci/chain.js';
 import { layerCompression, MediaType } from '../../oci/mediatypes.js';
 import { familiarName, familiarString, parseReference } from '../../oci/reference.js';
-import { encodeHeader, tarPadding, tarTrailer } from '../../snapshots/tar.js';
+import { encodeHeader, tarPadding, tarTrailer } from '../../base/tar.js';
 import type { Image } from '../store.js';
 
 export interface SaveItem {

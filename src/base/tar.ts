@@ -8,7 +8,7 @@
  * header-only types carry no data whatever their size field says, a stream
  * that ends at a header boundary is a valid end, and errors use Go's words.
  */
-import { InvalidArgumentError } from '../base/errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 export type TarType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
