@@ -1,7 +1,7 @@
 /**
  * Networks issue's speed targets, berthd against dockerd in the same run:
  *  - `docker run --rm --network NET IMG true` through the docker CLI on a
- *    user-defined network (≤0.3x median);
+ *    user-defined network (≤0.3x median), and the same on the default bridge;
  *  - iperf3 throughput container → container on that network, and host →
  *    published port on 127.0.0.1 (≥0.9x; berth forwards in the kernel, dockerd
  *    through docker-proxy for loopback).
@@ -86,6 +86,10 @@ async function scenario(host: string, archive: string): Promise<Record<string, n
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) times.push(await timed(host, ['run', '--rm', '--network', NET, IMG, 'true']));
     out['run --rm on user network, median ms'] = median(times);
+    await ok(host, ['run', '--rm', IMG, 'true']); // warm-up
+    const onBridge: number[] = [];
+    for (let i = 0; i < RUNS; i++) onBridge.push(await timed(host, ['run', '--rm', IMG, 'true']));
+    out['run --rm on the default bridge, median ms'] = median(onBridge);
 
     names.push('iperf-srv');
     await ok(host, ['run', '-d', '--name', 'iperf-srv', '--network', NET, IMG, 'iperf3', '-s']);

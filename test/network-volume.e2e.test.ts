@@ -25,6 +25,8 @@ let bipNet = '';
 let poolBase = '';
 /** Every container address seen: none may remain in iptables at the end. */
 const seenIps = new Set<string>();
+/** The default bridge network's keeper link (bk + 12 hex of its ID). */
+let bridgeKeeper = '';
 
 function routeInUse(routes: string, prefix: string): boolean {
   return routes.includes(` ${prefix}.`) || routes.split('\n').some((l) => l.startsWith(`${prefix}.`));
@@ -61,7 +63,8 @@ async function remember(name: string): Promise<void> {
 
 /** Nothing of berth's networking or mounts is left on the host. */
 async function assertNoLeftovers(what: string): Promise<void> {
-  const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
+  // The default bridge's keeper (bk…, no address, no namespace) belongs to the network, which outlives containers.
+  const links = (await run('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => !/^\d+: bk[0-9a-f]{12}@/.test(l)).join('\n');
   assert.doesNotMatch(links, new RegExp(`master ${bridge}\\b`), `${what}: a veth is still attached to ${bridge}`);
   const mounts = await readFile('/proc/mounts', 'utf8');
   const ours = mounts.split('\n').filter((l) => l.includes(d.dir) && (l.startsWith('nsfs ') || l.includes('/volumes/')));
@@ -89,6 +92,7 @@ before(async () => {
   d = await startDaemon(['--bip', `${bipNet}.1/24`, '--bridge', bridge, '--default-address-pool', `base=${poolBase}.0/22,size=24`]);
   const load = await docker(d.host, ['load', '-i', archive]);
   assert.equal(load.code, 0, load.stderr);
+  bridgeKeeper = `bk${(await ok(['network', 'inspect', '-f', '{{.Id}}', 'bridge'])).slice(0, 12)}`;
 });
 
 after(async () => {
@@ -99,6 +103,10 @@ after(async () => {
     await docker(d.host, ['network', 'prune', '-f']);
     await docker(d.host, ['volume', 'prune', '-f']);
     await d.stop();
+    // A stopped berthd holds nothing on the host: its default bridge and that bridge's keeper went with it.
+    const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
+    assert.doesNotMatch(links, new RegExp(`^\\d+: ${bridge}:`, 'm'), `the default bridge ${bridge} outlived berthd`);
+    if (bridgeKeeper !== '') assert.doesNotMatch(links, new RegExp(`^\\d+: ${bridgeKeeper}@`, 'm'), 'the default bridge keeper outlived berthd');
   }
   await rm(tmp, { recursive: true, force: true });
 });
@@ -168,6 +176,7 @@ test('network connect gives a running container a new interface that works; disc
   await ok(['network', 'connect', '--alias', 'late', 'n2', 'cli']);
   await remember('srv2');
   await remember('cli');
+  const cliHost = await ok(['inspect', '-f', '{{.Config.Hostname}}', 'cli']);
   assert.deepEqual((await ok(['exec', 'cli', 'ls', '/sys/class/net'])).split(/\s+/), ['eth0', 'eth1', 'lo']);
   const srvIp = await ok(['inspect', '-f', '{{.NetworkSettings.Networks.n2.IPAddress}}', 'srv2']);
   assert.equal(await ok(['exec', 'cli', 'wget', '-qO-', `http://${srvIp}/index.html`]), 'from-image');
@@ -175,8 +184,12 @@ test('network connect gives a running container a new interface that works; disc
   const cliIp = await ok(['inspect', '-f', '{{.NetworkSettings.Networks.n2.IPAddress}}', 'cli']);
   assert.ok(cliIp.startsWith(`${n2Subnet}.`) && Number(cliIp.split('.')[3]) >= 128, `address ${cliIp} from the ip-range`);
   assert.match(await ok(['run', '--rm', '--network', 'n2', tag, 'busybox', 'nslookup', 'late']), new RegExp(`Address: ${cliIp.replace(/\./g, '\\.')}`));
+  // As in Docker, /etc/hosts follows connect and disconnect.
+  const hostsLine = new RegExp(`^${cliIp.replace(/\./g, '\\.')}\\s+${cliHost}$`, 'm');
+  assert.match(await ok(['exec', 'cli', 'cat', '/etc/hosts']), hostsLine);
   await ok(['network', 'disconnect', 'n2', 'cli']);
   assert.deepEqual((await ok(['exec', 'cli', 'ls', '/sys/class/net'])).split(/\s+/), ['eth0', 'lo']);
+  assert.doesNotMatch(await ok(['exec', 'cli', 'cat', '/etc/hosts']), hostsLine);
   // A network with a member that runs cannot go.
   const busy = await docker(d.host, ['network', 'rm', 'n2']);
   assert.notEqual(busy.code, 0);
@@ -277,7 +290,14 @@ test('no leftovers after rm -f, network rm, and kill -9 + restart of berthd', as
   assert.match(await ok(['ps', '-a', '--filter', 'name=k2', '--format', '{{.Status}}']), /^Exited \(0\)/);
   assert.match(await ok(['ps', '--filter', 'name=k1', '--format', '{{.Status}}']), /^Up/);
   await ok(['rm', '-f', '-v', 'k1', 'k2', 'k3', 'srv', 'pub', 'rnd', 'srv2', 'cli']);
+  const netIds = await Promise.all(['n1', 'n2', 'n3'].map((n) => ok(['network', 'inspect', '-f', '{{.Id}}', n])));
+  const subnets = await Promise.all(['n1', 'n2', 'n3'].map((n) => ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', n])));
   for (const n of ['n1', 'n2', 'n3']) await ok(['network', 'rm', n]);
+  // Each network held its bridge (through a keeper) while it existed; rm frees bridge and keeper.
+  const left = (await run('ip', ['-o', 'link', 'show'])).stdout;
+  for (const id of netIds) assert.doesNotMatch(left, new RegExp(`^\\d+: (br-|bk)${id.slice(0, 12)}[:@]`, 'm'), `network ${id.slice(0, 12)}: bridge or keeper left`);
+  const chains = (await run('iptables-save', [], { allowFailure: true })).stdout + (await run('iptables-save', ['-t', 'nat'], { allowFailure: true })).stdout;
+  for (const sn of subnets) assert.ok(!chains.includes(`${sn} `), `an iptables rule for removed network ${sn} is left`);
   await ok(['volume', 'rm', 'kvol', 'optvol']);
   await assertNoLeftovers('after rm -f, network rm and kill -9');
   // A container caught mid-run by kill -9 and removed only after the restart leaves nothing either.

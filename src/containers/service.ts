@@ -145,6 +145,7 @@ export class ContainerService {
 
   /** Loads records and reconciles them with what actually runs (live restore). */
   async init(ctx: Ctx): Promise<void> {
+    this.d.network.onHostsChange?.((id, change) => this.updateHosts(id, change));
     await mkdir(this.d.stateRoot, { recursive: true, mode: 0o710 });
     await mkdir(this.d.runRoot, { recursive: true, mode: 0o700 });
     for (const row of this.d.table.all()) {
@@ -496,6 +497,27 @@ export class ContainerService {
     }
     await writeFile(resolvConf, await resolvConfFor(rec, hostNet, net.dnsServers));
     return { hosts, hostname, resolvConf };
+  }
+
+  /**
+   * `network connect`/`disconnect` of a running container: its /etc/hosts
+   * gains or loses that address's line, as in Docker. Rewritten in place: the
+   * container sees the file through a bind mount of this inode.
+   */
+  private async updateHosts(id: string, change: { add?: string; remove?: string }): Promise<void> {
+    const rec = this.live.get(id)?.rec;
+    if (rec === undefined || rec.HostConfig.NetworkMode === 'host') return;
+    const path = join(this.stateDir(id), 'hosts');
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) return; // never started: the next start writes it whole
+    let lines = text.split('\n').filter((x) => x !== '');
+    if (change.remove !== undefined) lines = lines.filter((x) => x.split(/\s+/)[0] !== change.remove);
+    if (change.add !== undefined) {
+      // The line hostsFile writes for an address (hostname, with the domain if any).
+      const line = hostsFile(rec.Config.Hostname, rec.Config.Domainname, [change.add]).trimEnd().split('\n').pop();
+      if (line !== undefined) lines.push(line);
+    }
+    await writeFile(path, lines.join('\n') + '\n');
   }
 
   // --- exit, restart, wait ---------------------------------------------------

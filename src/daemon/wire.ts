@@ -224,7 +224,7 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       await api.close();
       await registryView?.close(); // registry view
       cs.close();
-      await networks.drain(); // networks & volumes: teardowns started by exits
+      await networks.close(); // networks & volumes: teardowns started by exits, then the bridges this daemon holds
       registries.close(); // registry client
       db.close();
     },

@@ -9,10 +9,12 @@
  * as long as a process, so it outlives a crash of berthd and is freed by
  * `remove` (umount + unlink).
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { InternalError, errorMessage } from '../base/errors.js';
-import { run } from '../base/exec.js';
+import { run, type RunResult } from '../base/exec.js';
 import type { Logger } from '../base/log.js';
 import { KeyedMutex } from '../base/mutex.js';
 import { MNT_DETACH, type Sys } from '../base/sys.js';
@@ -63,7 +65,22 @@ export interface NetavarkOptions {
   readonly netnsDir: string;
   readonly sys: Sys;
   readonly log: Logger;
+  /**
+   * A lock file shared by every berthd on the host (default
+   * /run/berth-netavark.lock): netavark 1.4 takes no lock of its own, and two
+   * daemons' netavarks race on the shared iptables chains (one deleting
+   * NETAVARK_FORWARD rules while another appends: "No chain/target/match").
+   */
+  readonly hostLock?: string;
 }
+
+/** The link that keeps a network's bridge alive: `bk` + 12 hex of the network ID (15 chars at most, as the kernel wants). */
+export function keeperName(networkId: string): string {
+  return `bk${networkId.slice(0, 12)}`;
+}
+
+/** Scratch namespaces of `releaseBridge`, under netnsDir. */
+const RELEASE_PREFIX = 'release-';
 
 export class Netavark {
   /**
@@ -73,11 +90,19 @@ export class Netavark {
    */
   private readonly serial = new KeyedMutex();
 
+  private flock: string | undefined;
+
   constructor(private readonly o: NetavarkOptions) {}
 
   async init(): Promise<void> {
     await mkdir(this.o.configDir, { recursive: true, mode: 0o700 });
     await mkdir(this.o.netnsDir, { recursive: true, mode: 0o700 });
+    this.flock = ['/usr/bin/flock', '/bin/flock'].find((p) => existsSync(p));
+    if (this.flock === undefined) this.o.log.warn('flock(1) not found: netavark runs unlocked against other berthd instances on this host');
+    // Scratch namespaces of a bridge release cut short by a crash: unpin them.
+    for (const f of await readdir(this.o.netnsDir).catch(() => [] as string[])) {
+      if (f.startsWith(RELEASE_PREFIX)) await this.removeNetns(join(this.o.netnsDir, f));
+    }
   }
 
   netnsPath(containerId: string): string {
@@ -99,12 +124,17 @@ export class Netavark {
     await rm(path, { force: true });
   }
 
-  private args(cmd: 'setup' | 'teardown', netns: string): string[] {
-    return ['--config', this.o.configDir, '--aardvark-binary', this.o.aardvark, cmd, netns];
+  /** netavark under the host-wide lock; the caller holds `serial`. */
+  private nv(cmd: 'setup' | 'teardown', netns: string, req: NvRequest): Promise<RunResult> {
+    const argv = [this.o.binary, '--config', this.o.configDir, '--aardvark-binary', this.o.aardvark, cmd, netns];
+    const input = JSON.stringify(req);
+    if (this.flock === undefined) return run(argv[0]!, argv.slice(1), { input, allowFailure: true });
+    // -o: netavark's child aardvark-dns outlives it and must not inherit (and so hold) the lock.
+    return run(this.flock, ['-o', this.o.hostLock ?? '/run/berth-netavark.lock', ...argv], { input, allowFailure: true });
   }
 
   async setup(netns: string, req: NvRequest): Promise<Record<string, NvStatus>> {
-    const r = await this.serial.run('nv', () => run(this.o.binary, this.args('setup', netns), { input: JSON.stringify(req), allowFailure: true }));
+    const r = await this.serial.run('nv', () => this.nv('setup', netns, req));
     if (r.code !== 0) throw new InternalError(`netavark setup: ${nvError(r.stdout, r.stderr)}`);
     try {
       return JSON.parse(r.stdout) as Record<string, NvStatus>;
@@ -115,14 +145,76 @@ export class Netavark {
 
   /** Best effort: teardown of something half set up fails on the missing half. */
   async teardown(netns: string, req: NvRequest): Promise<void> {
-    const r = await this.serial.run('nv', () => run(this.o.binary, this.args('teardown', netns), { input: JSON.stringify(req), allowFailure: true }));
+    const r = await this.serial.run('nv', () => this.nv('teardown', netns, req));
     if (r.code !== 0) this.o.log.debug('netavark teardown', { err: nvError(r.stdout, r.stderr) });
+  }
+
+  // --- bridge keepers ---------------------------------------------------------
+  //
+  // netavark deletes a bridge and its network's iptables chains when the last
+  // container's veth leaves it, and the next setup makes them again: ~110 ms
+  // of every `run --rm` on an otherwise idle network. A keeper is one end of a
+  // veth pair left on the host and enslaved to the bridge: netavark then never
+  // sees the bridge empty. It has no address, no namespace and no DNS name;
+  // the network owns it (made at first use, freed by `releaseBridge`).
+
+  /** The bridge the keeper is enslaved to; undefined if there is no keeper. */
+  async keeperMaster(keeper: string): Promise<string | undefined> {
+    if (!existsSync(`/sys/class/net/${keeper}`)) return undefined;
+    const master = await readlink(`/sys/class/net/${keeper}/master`).catch(() => '');
+    return basename(master);
+  }
+
+  /** Puts a keeper on `bridge` (which a setup just made or kept). */
+  async keep(bridge: string, keeper: string): Promise<void> {
+    await this.serial.run('nv', async () => {
+      if (!existsSync(`/sys/class/net/${keeper}`)) {
+        // The bridge's MTU (a network's mtu option): a port with a smaller one would lower the bridge's.
+        const mtu = (await readFile(`/sys/class/net/${bridge}/mtu`, 'utf8')).trim();
+        // The peer is the keeper's name with `p` for `k`: down, on the host, unused.
+        await run('ip', ['link', 'add', keeper, 'mtu', mtu, 'type', 'veth', 'peer', 'name', `bp${keeper.slice(2)}`, 'mtu', mtu]);
+      }
+      await run('ip', ['link', 'set', keeper, 'master', bridge, 'up']);
+    });
+  }
+
+  async removeKeeper(keeper: string): Promise<void> {
+    await this.serial.run('nv', async () => {
+      // Deleting one end of a veth deletes its peer.
+      if (existsSync(`/sys/class/net/${keeper}`)) await run('ip', ['link', 'del', keeper], { allowFailure: true });
+    });
+  }
+
+  /**
+   * Frees a bridge netavark no longer sees as in use (its keeper gone, no
+   * container on it): netavark removes a bridge and its chains only when a
+   * teardown leaves it empty, so one scratch endpoint is set up and torn down.
+   * `address` is any free host address of the network's subnet.
+   */
+  async releaseBridge(net: NvNetwork, address: string): Promise<void> {
+    // Gone already, or still held by someone else (another daemon on the same --bridge): the last teardown frees it.
+    const ports = await readdir(`/sys/class/net/${net.network_interface}/brif`).catch(() => undefined);
+    if (ports === undefined || ports.length > 0) return;
+    const netns = join(this.o.netnsDir, `${RELEASE_PREFIX}${net.id.slice(0, 12)}`);
+    // No DNS: the scratch endpoint must not reach aardvark-dns (which would restart just to stop).
+    const req: NvRequest = {
+      container_id: randomBytes(32).toString('hex'),
+      container_name: 'berth-release',
+      networks: { [net.name]: { interface_name: 'eth0', static_ips: [address] } },
+      network_info: { [net.name]: { ...net, dns_enabled: false } },
+    };
+    try {
+      await this.createNetns(netns);
+      await this.setup(netns, req);
+      await this.teardown(netns, req);
+    } finally {
+      await this.removeNetns(netns);
+    }
   }
 
   /** aardvark-dns left running with no network to serve (after a crash): stop it. */
   async stopIdleAardvark(): Promise<void> {
     const dir = join(this.o.configDir, 'aardvark-dns');
-    const { readdir, readFile } = await import('node:fs/promises');
     const names = await readdir(dir).catch(() => [] as string[]);
     if (names.some((n) => n !== 'aardvark.pid')) return;
     const pid = Number((await readFile(join(dir, 'aardvark.pid'), 'utf8').catch(() => '')).trim());

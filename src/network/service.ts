@@ -25,7 +25,7 @@ import { KeyedMutex } from '../base/mutex.js';
 import type { EventBus } from '../events/bus.js';
 import type { NetworkTable } from '../metadata/networks.js';
 import { cidrString, contains, hostRoutes, ipString, macFor, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
-import type { Netavark, NvNetwork, NvRequest } from './netavark.js';
+import { keeperName, type Netavark, type NvNetwork, type NvRequest } from './netavark.js';
 import { parsePortKey, portRequests, PortAllocator, type PortMapping } from './ports.js';
 
 /** What the network side reads of a container record (ContainerRecord fits). */
@@ -83,7 +83,12 @@ export interface NetworkAttacher {
   summaryNetworks(c: NetContainer): Record<string, unknown>;
   /** Names and IDs of the networks a container belongs to (ps --filter network=). */
   networksOf(containerId: string): { id: string; name: string }[];
+  /** Registers who rewrites a running container's /etc/hosts on connect and disconnect. */
+  onHostsChange?(hook: HostsHook): void;
 }
+
+/** A running container gained (`add`) or lost (`remove`) an address: its /etc/hosts line follows. */
+export type HostsHook = (containerId: string, change: { add?: string; remove?: string }) => Promise<void>;
 
 interface IpamConfig {
   Subnet: string;
@@ -198,6 +203,12 @@ export class NetworkService implements NetworkAttacher {
   private readonly ports = new PortAllocator();
   private readonly lock = new KeyedMutex();
   private readonly pending = new Set<Promise<void>>();
+  /** Networks whose bridge has its keeper (see Netavark.keep): made at first use, freed with the network. */
+  private readonly kept = new Set<string>();
+  /** Networks being removed: no new endpoint may join while their bridge is released. */
+  private readonly closing = new Set<string>();
+  /** Told when a running container joins or leaves a network (its /etc/hosts follows, as in Docker). */
+  private hostsHook: HostsHook | undefined;
   private lookup: ContainerLookup | undefined;
   private order = 0;
 
@@ -205,6 +216,15 @@ export class NetworkService implements NetworkAttacher {
 
   setContainers(l: ContainerLookup): void {
     this.lookup = l;
+  }
+
+  onHostsChange(hook: HostsHook): void {
+    this.hostsHook = hook;
+  }
+
+  private async hostsChanged(ctx: Ctx, id: string, change: { add?: string; remove?: string }): Promise<void> {
+    // /etc/hosts is a courtesy (Docker's too): the endpoint stands without it.
+    await this.hostsHook?.(id, change).catch((e: unknown) => ctx.log.warn('updating /etc/hosts failed', { id, err: errorMessage(e) }));
   }
 
   // --- load, reconcile --------------------------------------------------------
@@ -227,6 +247,19 @@ export class NetworkService implements NetworkAttacher {
         if (m.active !== undefined) this.leaseSet(m.networkId).add(parseIp(m.active.ip) ?? 0);
       } catch (e) {
         this.o.log.error('network membership unreadable; skipping', { id: row.container_id, err: errorMessage(e) });
+      }
+    }
+    // Keepers outlive berthd (kill -9, or a stop with containers running): the bridge is still held.
+    for (const n of this.nets.values()) {
+      if (n.Driver !== 'bridge' || n.bridge === undefined) continue;
+      const k = keeperName(n.Id);
+      const master = await this.o.netavark.keeperMaster(k);
+      if (master === undefined) continue;
+      if (master === n.bridge) this.kept.add(n.Id);
+      else {
+        // --bridge changed since: this keeper holds a bridge the network no longer uses.
+        this.o.log.warn('removing a bridge keeper attached to another bridge', { network: n.Name, keeper: k, bridge: master });
+        await this.o.netavark.removeKeeper(k);
       }
     }
     for (const row of this.o.table.sandboxes()) {
@@ -439,6 +472,7 @@ export class NetworkService implements NetworkAttacher {
           this.o.table.deleteMember(c.Id, n.Id);
           throw e;
         }
+        if (m.active !== undefined) await this.hostsChanged(ctx, c.Id, { add: m.active.ip });
       } else {
         mm.set(n.Id, m);
         this.saveMember(c.Id, m);
@@ -464,7 +498,9 @@ export class NetworkService implements NetworkAttacher {
       const m = mm.get(n.Id);
       if (m === undefined) throw new ForbiddenError(`container ${c.Id} is not connected to network ${n.Name}`);
       const sb = this.sandboxes.get(c.Id);
+      const ip = m.active?.ip;
       if (sb !== undefined) await this.detach(ctx, c.Id, sb, m);
+      if (sb !== undefined && ip !== undefined) await this.hostsChanged(ctx, c.Id, { remove: ip });
       mm.delete(n.Id);
       this.o.table.deleteMember(c.Id, n.Id);
     });
@@ -512,7 +548,7 @@ export class NetworkService implements NetworkAttacher {
         if (this.sandboxes.has(c.Id)) await this.teardownById(ctx, c.Id, c);
         const mm = this.memberMap(c.Id);
         for (const m of mm.values()) {
-          if (!this.nets.has(m.networkId)) throw new NotFoundError(`network ${m.networkName} not found`);
+          if (!this.nets.has(m.networkId) || this.closing.has(m.networkId)) throw new NotFoundError(`network ${m.networkName} not found`);
         }
         sb = { id: randomBytes(32).toString('hex'), netns: this.o.netavark.netnsPath(c.Id), nets: {}, ports: [] };
         // The row first: whatever exists after a crash is named by it.
@@ -556,7 +592,7 @@ export class NetworkService implements NetworkAttacher {
   /** Lease an address (and host ports), write the request row: everything but the kernel work. */
   private async plan(c: NetContainer, sb: Sandbox, m: Member, withPorts: boolean): Promise<{ n: NetDoc; req: NvRequest }> {
     const n = this.nets.get(m.networkId);
-    if (n === undefined) throw new NotFoundError(`network ${m.networkName} not found`);
+    if (n === undefined || this.closing.has(n.Id)) throw new NotFoundError(`network ${m.networkName} not found`);
     const sn = this.subnetOf(n);
     if (sn === undefined) throw new InvalidArgumentError(`network ${n.Name} cannot be attached`);
     const ip = this.lease(n, sn, m.ipv4);
@@ -590,6 +626,56 @@ export class NetworkService implements NetworkAttacher {
   private async apply(c: NetContainer, sb: Sandbox, n: NetDoc, req: NvRequest): Promise<void> {
     await this.o.netavark.setup(sb.netns, req);
     this.o.events.publish('network', 'connect', n.Id, { container: c.Id, name: n.Name, type: n.Driver });
+    // First use of the network by this daemon: from now on its bridge stays up (see Netavark.keep).
+    if (!this.kept.has(n.Id) && !this.closing.has(n.Id)) await this.keep(n);
+  }
+
+  private async keep(n: NetDoc): Promise<void> {
+    try {
+      await this.o.netavark.keep(this.bridgeOf(n), keeperName(n.Id));
+      this.kept.add(n.Id);
+    } catch (e) {
+      // Only speed is lost: netavark then remakes the bridge for the next container.
+      this.o.log.warn('bridge keeper not made', { network: n.Name, err: errorMessage(e) });
+    }
+  }
+
+  /**
+   * Frees what the network holds on the host beyond its containers: the
+   * keeper, and then (no container left on it) the bridge and its chains.
+   * Best effort, as every teardown: logs and goes on.
+   */
+  private async release(n: NetDoc): Promise<void> {
+    if (n.Driver !== 'bridge') return;
+    const k = keeperName(n.Id);
+    this.kept.delete(n.Id);
+    try {
+      if ((await this.o.netavark.keeperMaster(k)) !== undefined) await this.o.netavark.removeKeeper(k);
+      const sn = this.subnetOf(n);
+      // With containers left (shutdown while they run), the last one's teardown frees the bridge.
+      if (sn === undefined || this.activeEndpoints(n.Id).length > 0) return;
+      const broadcast = (sn.net.base | ~mask(sn.net.prefix)) >>> 0;
+      let ip = sn.net.base + 1;
+      while (ip === sn.gateway && ip + 1 < broadcast) ip++;
+      // Also when no keeper was found: a crash between its removal and this leaves an empty bridge behind.
+      await this.o.netavark.releaseBridge(this.nvNetwork(n, sn), ipString(ip));
+    } catch (e) {
+      this.o.log.warn('releasing the bridge failed', { network: n.Name, err: errorMessage(e) });
+    }
+  }
+
+  /**
+   * At daemon shutdown, after the teardowns under way: every bridge this
+   * daemon holds is released (a stopped berthd holds nothing on the host;
+   * containers still running keep theirs until their teardown).
+   */
+  async close(): Promise<void> {
+    await this.drain();
+    for (const n of [...this.nets.values()]) await this.release(n);
+  }
+
+  private bridgeOf(n: NetDoc): string {
+    return n.bridge ?? `br-${n.Id.slice(0, 12)}`;
   }
 
   private async detach(ctx: Ctx, containerId: string, sb: Sandbox, m: Member): Promise<void> {
@@ -614,7 +700,7 @@ export class NetworkService implements NetworkAttacher {
       name: n.Name,
       id: n.Id,
       driver: 'bridge',
-      network_interface: n.bridge ?? `br-${n.Id.slice(0, 12)}`,
+      network_interface: this.bridgeOf(n),
       subnets: [{ subnet: cidrString(sn.net), gateway: ipString(sn.gateway) }],
       ipv6_enabled: false,
       internal: n.Internal,
@@ -955,12 +1041,28 @@ export class NetworkService implements NetworkAttacher {
 
   async remove(ref: string): Promise<void> {
     await this.drain();
-    this.removeNow(this.get(ref));
+    const n = this.get(ref);
+    if (this.closing.has(n.Id)) throw new NotFoundError(`network ${ref} not found`);
+    this.checkRemovable(n);
+    await this.removeNow(n);
   }
 
-  private removeNow(n: NetDoc): void {
+  private checkRemovable(n: NetDoc): void {
     if (n.builtin !== undefined) throw new ForbiddenError(`${n.Name} is a pre-defined network and cannot be removed`);
     if (this.activeEndpoints(n.Id).length > 0) throw new ForbiddenError(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+  }
+
+  /**
+   * The bridge first, then the record: a crash in between leaves the network
+   * (and its keeper) to be removed again, never a bridge nobody owns.
+   */
+  private async removeNow(n: NetDoc): Promise<void> {
+    this.closing.add(n.Id);
+    try {
+      await this.release(n);
+    } finally {
+      this.closing.delete(n.Id);
+    }
     this.nets.delete(n.Id);
     this.leases.delete(n.Id);
     this.o.table.deleteNetwork(n.Id);
@@ -973,13 +1075,13 @@ export class NetworkService implements NetworkAttacher {
     const out: string[] = [];
     const until = filters.get('until')?.[0];
     for (const n of [...this.nets.values()]) {
-      if (n.builtin !== undefined || this.activeEndpoints(n.Id).length > 0) continue;
+      if (n.builtin !== undefined || this.closing.has(n.Id) || this.activeEndpoints(n.Id).length > 0) continue;
       const labels = filters.get('label');
       if (labels !== undefined && !labels.every((w) => labelMatch(n.Labels, w))) continue;
       const notLabels = filters.get('label!');
       if (notLabels !== undefined && notLabels.some((w) => labelMatch(n.Labels, w))) continue;
       if (until !== undefined && Date.parse(n.Created) >= untilMs(until)) continue;
-      this.removeNow(n);
+      await this.removeNow(n);
       out.push(n.Name);
     }
     return { NetworksDeleted: out.length > 0 ? out : null };

@@ -92,6 +92,13 @@ export async function startDaemon(extraArgs: readonly string[] = []): Promise<Te
       }
     },
     async stop() {
+      // Whatever a (possibly failed) test left: containers, then user networks,
+      // removed through the daemon so netns, veths and firewall rules go too.
+      if (d.proc.exitCode === null && d.proc.signalCode === null) await removeEverything(socket).catch(() => {});
+      // And anything still under this daemon's runc root (a daemon that died).
+      const runcRoot = join(dir, 'run', 'runc');
+      const listed = await run('runc', ['--root', runcRoot, 'list', '-q'], { allowFailure: true });
+      for (const id of listed.stdout.split('\n').filter((x) => x !== '')) await run('runc', ['--root', runcRoot, 'delete', '-f', id], { allowFailure: true });
       if (d.proc.exitCode === null && d.proc.signalCode === null) {
         const exited = new Promise((r) => d.proc.once('exit', r));
         d.proc.kill('SIGTERM');
@@ -110,6 +117,19 @@ export async function startDaemon(extraArgs: readonly string[] = []): Promise<Te
     throw e;
   }
   return d;
+}
+
+async function removeEverything(socket: string): Promise<void> {
+  const ps = await api(socket, 'GET', '/containers/json?all=1');
+  if (ps.status === 200) {
+    for (const c of JSON.parse(ps.body) as { Id: string }[]) await api(socket, 'DELETE', `/containers/${c.Id}?force=1&v=1`);
+  }
+  const nets = await api(socket, 'GET', '/networks');
+  if (nets.status === 200) {
+    for (const n of JSON.parse(nets.body) as { Id: string; Name: string }[]) {
+      if (!['bridge', 'host', 'none'].includes(n.Name)) await api(socket, 'DELETE', `/networks/${n.Id}`);
+    }
+  }
 }
 
 /** Unmounts anything still mounted below `dir`, deepest first. */
