@@ -1,7 +1,8 @@
 /**
  * The few system calls Node's fs lacks, through koffi (FFI): mknod for
  * overlay whiteouts and device nodes, xattrs for opaque directories and file
- * capabilities, mount/umount for overlay and bind mounts.
+ * capabilities, mount/umount for overlay and bind mounts, sendfile for
+ * serving files to sockets without copying them through user memory.
  *
  * Why FFI and not spawning mknod/setfattr/mount: a layer can hold thousands
  * of whiteouts, and a container start mounts several times; a process per
@@ -21,6 +22,7 @@ interface Libc {
   mount: Fn;
   umount2: Fn;
   malloc_trim: Fn;
+  sendfile: Fn;
   errno: () => number;
 }
 
@@ -36,8 +38,8 @@ export class SysError extends InternalError {
 }
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR',
-  22: 'EINVAL', 28: 'ENOSPC', 34: 'ERANGE', 61: 'ENODATA', 95: 'EOPNOTSUPP',
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR',
+  22: 'EINVAL', 28: 'ENOSPC', 32: 'EPIPE', 34: 'ERANGE', 61: 'ENODATA', 95: 'EOPNOTSUPP', 104: 'ECONNRESET',
 };
 
 export const MNT_DETACH = 2;
@@ -56,6 +58,8 @@ export const MS_PRIVATE = 1 << 18;
  */
 export class Sys {
   private libc: Libc | undefined;
+  /** sendfile's in/out offset, reused: calls are synchronous, so one per instance is enough and saves an allocation per call. */
+  private readonly sendfileOffset = new BigInt64Array(1);
 
   private lib(): Libc {
     if (this.libc !== undefined) return this.libc;
@@ -74,6 +78,7 @@ export class Sys {
       mount: l.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
       umount2: l.func('int umount2(const char *target, int flags)'),
       malloc_trim: l.func('int malloc_trim(size_t pad)'),
+      sendfile: l.func('intptr_t sendfile(int out_fd, int in_fd, int64_t *offset, size_t count)'),
       errno: () => koffi.errno(),
     };
     return this.libc;
@@ -140,6 +145,24 @@ export class Sys {
    */
   mallocTrim(): void {
     this.lib().malloc_trim(0);
+  }
+
+  /**
+   * Copies up to `count` bytes of file `inFd` from `offset` to `outFd`
+   * inside the kernel (sendfile(2)): no read into and write out of user
+   * memory. Returns the bytes sent (0 at end of file), or -1 when `outFd`
+   * is a non-blocking socket with no room (EAGAIN); throws on other errors.
+   * Reads by offset, so `inFd`'s file position is neither used nor moved.
+   */
+  sendfile(outFd: number, inFd: number, offset: number, count: number): number {
+    const off = this.sendfileOffset;
+    off[0] = BigInt(offset);
+    const rc = this.lib().sendfile(outFd, inFd, off, count);
+    const n = typeof rc === 'bigint' ? Number(rc) : (rc as number);
+    if (n >= 0) return n;
+    const e = this.lib().errno();
+    if (e === 11) return -1; // EAGAIN (== EWOULDBLOCK on Linux)
+    throw new SysError('sendfile', e, ERRNO_NAMES[e] ?? `errno${e}`, `fd ${inFd} -> fd ${outFd}`);
   }
 
   /** Lazy-detaches by default so a busy mount never blocks cleanup. */

@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../base/log.js';
+import { Sys } from '../base/sys.js';
 import type { StorageDriver } from './storage/driver.js';
 import { FsDriver } from './storage/fs.js';
 import { RegistryStore } from './storage/store.js';
@@ -42,6 +43,8 @@ export interface RegistryOptions {
   /** Manifest, tag and blob deletes (default on, as the spec's conformance tests expect). */
   deleteEnabled?: boolean;
   cacheSize?: number;
+  /** libc bindings (sendfile for blob bodies); one is created when omitted. */
+  sys?: Sys;
 }
 
 export interface Registry {
@@ -78,7 +81,8 @@ export function createRegistry(opts: RegistryOptions): Registry {
   }
 
   const tokenPath = opts.tokenPath ?? '/token';
-  const ctx: RegistryContext = { store, log, auth, tokenIssuer, tokenPath, deleteEnabled: opts.deleteEnabled ?? true };
+  const sys = opts.sys ?? new Sys();
+  const ctx: RegistryContext = { store, log, auth, tokenIssuer, tokenPath, deleteEnabled: opts.deleteEnabled ?? true, sys };
   const listener = dispatcher(ctx, routes(tokenPath));
   const server = opts.tls !== undefined ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
   // Large layer uploads can take long: no whole-request deadline, only one on headers.

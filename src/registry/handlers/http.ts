@@ -6,6 +6,7 @@ import { RegistryError, errorBody, toRegistryError } from '../errors.js';
 import type { RegistryStore } from '../storage/store.js';
 import type { Authenticator } from '../auth/types.js';
 import type { TokenIssuer } from '../auth/token.js';
+import type { Sys } from '../../base/sys.js';
 
 export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 export const API_VERSION = 'registry/2.0';
@@ -18,6 +19,8 @@ export interface RegistryContext {
   tokenIssuer: TokenIssuer | undefined;
   tokenPath: string;
   deleteEnabled: boolean;
+  /** libc bindings for sendfile; without them blob bodies stream through userland. */
+  sys?: Sys;
 }
 
 export interface Call {

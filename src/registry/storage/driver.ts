@@ -9,6 +9,7 @@
  *  - `writer` appends to a private key that is never read as committed
  *    content; `move` of that key is the commit.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 export interface StatInfo {
@@ -34,6 +35,12 @@ export interface StorageDriver {
   put(key: string, data: Buffer | string): Promise<void>;
   /** Streams [offset, end] (inclusive end; omit for the rest). */
   reader(key: string, offset?: number, end?: number): Readable;
+  /**
+   * Optional, for drivers whose values are local files: the open file, so
+   * the server can hand it to the kernel (sendfile) instead of streaming.
+   * Rejects with ENOENT when absent. The caller closes it.
+   */
+  open?(key: string): Promise<FileHandle>;
   /** Opens `key` for appending, creating it when absent. */
   writer(key: string): Promise<AppendWriter>;
   stat(key: string): Promise<StatInfo | undefined>;

@@ -1,6 +1,6 @@
 /** The filesystem StorageDriver: plain files under one root, renames for commits. */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readdir, rename, rm, stat, utimes, mkdir } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, utimes, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -34,6 +34,10 @@ export class FsDriver implements StorageDriver {
     const opts: { start: number; end?: number; highWaterMark: number } = { start: offset, highWaterMark: 1 << 18 };
     if (end !== undefined) opts.end = end;
     return createReadStream(this.path(key), opts);
+  }
+
+  async open(key: string): Promise<FileHandle> {
+    return open(this.path(key), 'r');
   }
 
   async writer(key: string): Promise<AppendWriter> {

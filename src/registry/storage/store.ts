@@ -10,6 +10,7 @@
  * manifest that a repository links, so it cannot make these caches stale.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { digestAlgorithm, type Digest, type DigestAlgorithm } from '../../base/digest.js';
 import { KeyedMutex } from '../../base/mutex.js';
@@ -135,6 +136,18 @@ export class RegistryStore {
 
   blobReader(digest: Digest, start?: number, end?: number): Readable {
     return this.driver.reader(L.blobData(digest), start, end);
+  }
+
+  /**
+   * The blob's open file when the driver has files (the sendfile path),
+   * else undefined (stream `blobReader` instead). Rejects when absent.
+   * A subclass that serves blobs from elsewhere by overriding blobReader
+   * gets undefined here unless it overrides this too, so the two never
+   * disagree about where a blob's bytes are.
+   */
+  async blobFile(digest: Digest): Promise<FileHandle | undefined> {
+    if (this.driver.open === undefined || this.blobReader !== RegistryStore.prototype.blobReader) return undefined;
+    return this.driver.open(L.blobData(digest));
   }
 
   async linkBlob(name: string, digest: Digest): Promise<void> {
