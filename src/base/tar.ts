@@ -492,3 +492,11 @@ export function toWriteHeader(h: TarHeader): TarWriteHeader {
   if (h.xattrs.size > 0) w.xattrs = h.xattrs;
   return w;
 }
+
+/** Major and minor numbers of a Linux dev_t (stat's rdev), for device entries. */
+export function devMajor(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+export function devMinor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+}

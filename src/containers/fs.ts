@@ -40,7 +40,8 @@ import type { Runc } from '../runtime/runc.js';
 import { resolveInRoot } from '../runtime/user.js';
 import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../base/tar.js';
+import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../base/tar.js';
+import { StreamWriter } from '../base/stream.js';
 import type { Mount, Snapshotter } from '../snapshots/types.js';
 import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
 import type { HostConfigIn } from './body.js';
@@ -153,38 +154,12 @@ function splitPath(p: string): SplitPath {
   return { clean, followLast, base };
 }
 
-/** Writes to a stream honouring backpressure; fails when the reader went away. */
-class Out {
-  constructor(private readonly out: Writable) {}
-  async write(b: Buffer): Promise<void> {
-    if (this.out.destroyed) throw new InternalError('archive output closed');
-    if (!this.out.write(b)) {
-      await Promise.race([
-        once(this.out, 'drain'),
-        once(this.out, 'close').then(() => {
-          throw new InternalError('archive output closed');
-        }),
-      ]);
-    }
-  }
-  async all(bs: Buffer[]): Promise<void> {
-    for (const b of bs) await this.write(b);
-  }
-}
-
-function devMajor(rdev: number): number {
-  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-}
-function devMinor(rdev: number): number {
-  return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
-}
-
 /** Tars `abs` (not following symlinks) as `name`, directories recursively in name order. */
-async function writeTree(w: Out, abs: string, name: string, links: Map<number, string>): Promise<void> {
+async function writeTree(w: StreamWriter, abs: string, name: string, links: Map<number, string>): Promise<void> {
   const st = await lstat(abs);
   const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
   if (st.isDirectory()) {
-    await w.all(encodeHeader({ ...base, name: `${name}/`, type: 'dir' }));
+    await w.writeAll(encodeHeader({ ...base, name: `${name}/`, type: 'dir' }));
     let names: string[];
     try {
       names = (await readdir(abs)).sort();
@@ -204,18 +179,18 @@ async function writeTree(w: Out, abs: string, name: string, links: Map<number, s
   if (st.nlink > 1 && !st.isSymbolicLink()) {
     const first = links.get(st.ino);
     if (first !== undefined) {
-      await w.all(encodeHeader({ ...base, name, type: 'link', linkname: first }));
+      await w.writeAll(encodeHeader({ ...base, name, type: 'link', linkname: first }));
       return;
     }
     links.set(st.ino, name);
   }
   if (st.isSymbolicLink()) {
-    await w.all(encodeHeader({ ...base, name, type: 'symlink', linkname: await readlink(abs) }));
+    await w.writeAll(encodeHeader({ ...base, name, type: 'symlink', linkname: await readlink(abs) }));
     return;
   }
   if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
     const type = st.isFIFO() ? 'fifo' : st.isCharacterDevice() ? 'char' : 'block';
-    await w.all(encodeHeader({ ...base, name, type, devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) }));
+    await w.writeAll(encodeHeader({ ...base, name, type, devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) }));
     return;
   }
   if (!st.isFile()) return; // sockets are not archived (as Docker)
@@ -223,7 +198,7 @@ async function writeTree(w: Out, abs: string, name: string, links: Map<number, s
   try {
     const fst = await fh.stat();
     const size = fst.size;
-    await w.all(encodeHeader({ ...base, name, type: 'file', size }));
+    await w.writeAll(encodeHeader({ ...base, name, type: 'file', size }));
     let left = size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
@@ -386,7 +361,7 @@ export class ContainerFs {
     await this.withRootfs(ref, async (root, rec) => {
       const { st, host, sp } = await this.statIn(root, ref, path);
       const out = begin(st);
-      const w = new Out(out);
+      const w = new StreamWriter(out, 'archive output');
       const name = sp.base === '/' ? '.' : sp.base;
       await writeTree(w, host, name, new Map());
       await w.write(tarTrailer());
@@ -422,7 +397,7 @@ export class ContainerFs {
       ref,
       async (root, rec) => {
         const o = out();
-        const w = new Out(o);
+        const w = new StreamWriter(o, 'archive output');
         const links = new Map<number, string>();
         for (const n of (await readdir(root)).sort()) await writeTree(w, join(root, n), n, links);
         await w.write(tarTrailer());

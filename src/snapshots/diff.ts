@@ -13,8 +13,9 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { join, posix } from 'node:path';
 import { InternalError } from '../base/errors.js';
+import { StreamWriter } from '../base/stream.js';
 import type { Sys } from '../base/sys.js';
-import { encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from '../base/tar.js';
+import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from '../base/tar.js';
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './unpack.js';
 
 export interface WriteDiffOptions {
@@ -31,34 +32,11 @@ function keepXattr(name: string): boolean {
   return !name.startsWith('trusted.overlay.') && name !== 'security.selinux';
 }
 
-function devMajor(rdev: number): number {
-  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
-}
-function devMinor(rdev: number): number {
-  return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
-}
 
-class TarOut {
-  constructor(private readonly out: Writable) {}
-  async write(b: Buffer): Promise<void> {
-    if (this.out.destroyed) throw new InternalError('diff output closed');
-    if (!this.out.write(b)) {
-      await Promise.race([
-        once(this.out, 'drain'),
-        once(this.out, 'close').then(() => {
-          throw new InternalError('diff output closed');
-        }),
-      ]);
-    }
-  }
-  async writeAll(bs: Buffer[]): Promise<void> {
-    for (const b of bs) await this.write(b);
-  }
-}
 
 /** Writes the layer tar of `upperDir`'s changes to `out`. */
 export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts: WriteDiffOptions = {}): Promise<void> {
-  const w = new TarOut(out);
+  const w = new StreamWriter(out, 'diff output');
   const links = new Map<number, string>();
   const clamp = (st: Stats): number => {
     const t = Math.floor(st.mtimeMs / 1000);
