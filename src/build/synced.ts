@@ -9,7 +9,7 @@
  * the client stat it was sent with, its own inode stat since, and the
  * sha256 of its bytes (so COPY keys need not read it: BuildContext.digestOf).
  *
- * Why a client stat is enough to skip a file: any write to a file moves its
+ * Why a client stat is enough to skip a file: every write to a file moves its
  * ctime (which no user can set back) and the client's stat is taken before
  * the bytes are read, so same (inode, size, mode, mtime, ctime) means the
  * bytes the daemon holds are the file's bytes, as with BuildKit's file

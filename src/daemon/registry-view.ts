@@ -37,7 +37,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { withLease, type Ctx } from '../base/ctx.js';
@@ -53,8 +53,7 @@ import { DEFAULT_DOMAIN, fullString, parseReference, withDigest, withTag, type R
 import type { Descriptor, ImageConfig, ImageManifest } from '../oci/types.js';
 import { parseImageConfig, parseImageManifest } from '../oci/validate.js';
 import { RegistryError } from '../registry/errors.js';
-import { dispatcher, routes } from '../registry/handlers/routes.js';
-import type { RegistryContext } from '../registry/handlers/http.js';
+import { createRegistry } from '../registry/server.js';
 import { parseManifest, type ParsedManifest } from '../registry/manifest.js';
 import { FsDriver } from '../registry/storage/fs.js';
 import * as L from '../registry/storage/layout.js';
@@ -400,43 +399,24 @@ export interface ImageRegistry {
   close(): Promise<void>;
 }
 
-/** The registry's own handlers and routes over the image store view, on a plain HTTP server. */
+/** The registry server (its handlers and routes, unchanged) over the image store view. */
 export function createImageRegistry(deps: ImageRegistryDeps): ImageRegistry {
   const stop = new AbortController();
   const store = new ImageRegistryStore(deps, { signal: stop.signal, log: deps.log });
-  const ctx: RegistryContext = { store, log: deps.log, auth: undefined, tokenIssuer: undefined, tokenPath: '/token', deleteEnabled: false };
-  const server = createServer(dispatcher(ctx, routes(ctx.tokenPath)));
-  // As in registry/server.ts: big layers take long, only headers get a deadline.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 30_000;
+  // Blobs come from the content store through the view's own reader (it has no driver file to sendfile).
+  const reg = createRegistry({ store, log: deps.log, deleteEnabled: false });
   return {
-    server,
+    server: reg.server as Server,
     store,
     async listen(addr) {
       const { host, port } = parseListenAddr(addr);
       // Upload sessions do not outlive the process that started them: drop what a previous run left.
       await rm(deps.uploadRoot, { recursive: true, force: true });
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
-      });
+      return reg.listen(port, host);
     },
     close() {
       stop.abort(new Error('registry closing'));
-      return new Promise((resolve) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        const t = setTimeout(() => server.closeAllConnections(), 2_000);
-        t.unref();
-      });
+      return reg.close();
     },
   };
 }

@@ -32,6 +32,8 @@ export interface RegistryOptions {
   /** A storage root for the filesystem driver; ignored when `driver` is given. */
   root?: string;
   driver?: StorageDriver;
+  /** A ready store (e.g. berthd's view of its image store); `root` and `driver` are then ignored. */
+  store?: RegistryStore;
   log?: Logger;
   /** htpasswd users: basic auth alone, or the token issuer's user database. */
   htpasswd?: Htpasswd;
@@ -58,9 +60,12 @@ export interface Registry {
 
 export function createRegistry(opts: RegistryOptions): Registry {
   const log = opts.log ?? silentLogger;
-  const driver = opts.driver ?? (opts.root !== undefined ? new FsDriver(opts.root) : undefined);
-  if (driver === undefined) throw new Error('registry: a storage root or driver is required');
-  const store = new RegistryStore(driver, { log, ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}) });
+  let store = opts.store;
+  if (store === undefined) {
+    const driver = opts.driver ?? (opts.root !== undefined ? new FsDriver(opts.root) : undefined);
+    if (driver === undefined) throw new Error('registry: a storage root, driver or store is required');
+    store = new RegistryStore(driver, { log, ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}) });
+  }
 
   let auth: Authenticator | undefined;
   let tokenIssuer: TokenIssuer | undefined;

@@ -1,5 +1,5 @@
 /**
- * htpasswd basic auth, as Distribution's `auth.htpasswd`: any listed user
+ * htpasswd basic auth, as Distribution's `auth.htpasswd`: every listed user
  * gets full access. Only bcrypt entries are accepted (as Distribution).
  * Verified credentials are remembered (by a hash of the header) because
  * Docker sends Basic credentials on every request and bcrypt is slow on

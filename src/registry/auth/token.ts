@@ -209,7 +209,7 @@ function glob(pattern: string, s: string): boolean {
 
 /** The actions of `want` that `acl` allows `account` ('' when anonymous). */
 export function allowedActions(acl: readonly AclEntry[] | undefined, account: string, want: Access): Action[] {
-  if (acl === undefined) return account === '' ? [] : want.actions; // no ACL: any authenticated user may do anything
+  if (acl === undefined) return account === '' ? [] : want.actions; // no ACL: every authenticated user may do everything
   const ok = new Set<Action>();
   for (const e of acl) {
     const acct = e.account === 'anonymous' ? account === '' : account !== '' && glob(e.account, account);
