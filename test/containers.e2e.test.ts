@@ -143,6 +143,32 @@ test('limits and isolation: OOM, pids, read-only, capabilities', async () => {
   assert.match(tmpfs.stdout, /tmpfs/);
 });
 
+test('options: --ulimit, --sysctl, --device, --init, health checks, restart on-failure', async () => {
+  const ul = await docker(d.host, ['run', '--rm', '--ulimit', 'nofile=1024:2048', IMG, 'sh', '-c', 'ulimit -n; ulimit -Hn']);
+  assert.equal(ul.stdout, '1024\n2048\n', ul.stderr);
+  const sc = await docker(d.host, ['run', '--rm', '--sysctl', 'net.ipv4.ip_forward=1', IMG, 'cat', '/proc/sys/net/ipv4/ip_forward']);
+  assert.equal(sc.stdout, '1\n', sc.stderr);
+  const dev = await docker(d.host, ['run', '--rm', '--device', '/dev/null:/dev/xnull', IMG, 'sh', '-c', 'echo hi > /dev/xnull && stat -c %t:%T /dev/xnull']);
+  assert.equal(dev.stdout, '1:3\n', dev.stderr);
+  const init = await docker(d.host, ['run', '--rm', '--init', IMG, 'sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
+  assert.match(init.stdout, /^\/dev\/init -- sh -c/, init.stderr);
+  const h = await docker(d.host, ['run', '-d', '--name', 'hc', '--health-cmd', 'test -e /tmp/ok', '--health-interval', '200ms', '--health-retries', '2', IMG, 'sleep', '60']);
+  assert.equal(h.code, 0, h.stderr);
+  const status = async (): Promise<string> => (await docker(d.host, ['inspect', '-f', '{{.State.Health.Status}}', 'hc'])).stdout.trim();
+  for (let i = 0; i < 30 && (await status()) !== 'unhealthy'; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await status(), 'unhealthy');
+  await docker(d.host, ['exec', 'hc', 'touch', '/tmp/ok']);
+  for (let i = 0; i < 30 && (await status()) !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await status(), 'healthy');
+  await docker(d.host, ['rm', '-f', 'hc']);
+  const rs = await docker(d.host, ['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', IMG, 'sh', '-c', 'exit 1']);
+  assert.equal(rs.code, 0, rs.stderr);
+  const info = async (): Promise<string> => (await docker(d.host, ['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', 'flaky'])).stdout.trim();
+  for (let i = 0; i < 50 && (await info()) !== '2 exited'; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await info(), '2 exited');
+  await docker(d.host, ['rm', '-f', 'flaky']);
+});
+
 test('berthd killed with -9: containers keep running, state and exits are recovered', async () => {
   const a = (await docker(d.host, ['run', '-d', '--name', 'survivor', IMG, 'sleep', '300'])).stdout.trim();
   await docker(d.host, ['run', '-d', '--name', 'quitter', IMG, 'sh', '-c', 'sleep 1; exit 7']);
