@@ -73,9 +73,9 @@ test('tag and digest together', () => {
 });
 
 test('uppercase in the repository name', () => {
-  rejects('UPPER', 'invalid reference format: repository name (library/UPPER) must be lowercase');
-  rejects('library/Busybox', 'invalid reference format: repository name (library/Busybox) must be lowercase');
-  rejects('localhost:5000/Foo:v1', 'invalid reference format: repository name (Foo) must be lowercase');
+  rejects('UPPER', 'invalid reference format: repository name must be lowercase');
+  rejects('library/Busybox', 'invalid reference format: repository name must be lowercase');
+  rejects('localhost:5000/Foo:v1', 'invalid reference format: repository name must be lowercase');
   // Uppercase tags are fine.
   assert.equal(parseReference('busybox:LATEST').tag, 'LATEST');
 });

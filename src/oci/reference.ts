@@ -139,7 +139,8 @@ export function parseReference(s: string): Reference {
   // Docker checks case before the grammar, to give the friendlier message.
   const remote = colon === -1 ? remainder : remainder.slice(0, colon);
   if (remote.toLowerCase() !== remote) {
-    throw invalid(`invalid reference format: repository name (${remote}) must be lowercase`);
+    // dockerd 20.10's wording (newer releases add the name in parentheses).
+    throw invalid(`invalid reference format: ${ERR_UPPERCASE}`);
   }
   const raw = parseRawReference(`${domain}/${remainder}`);
   // A first component that looked like a domain but is not one by the
