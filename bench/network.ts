@@ -12,11 +12,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFile, mkdtemp, rm, realpath } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/base/exec.js';
-import { docker, dockerdAvailable, startDaemon, type TestDaemon } from '../test/helpers/daemon.js';
+import { docker, dockerdAvailable, startDaemon, type TestDaemon, freePort } from '../test/helpers/daemon.js';
 import { busyboxLayer, layerTar, writeDockerArchive, type LayerEntry } from '../test/helpers/images.js';
 import { median, report } from './harness.js';
 
@@ -28,14 +27,6 @@ const RUNS = arg('runs', 15);
 const SECONDS = arg('seconds', 5);
 const IMG = 'bench-net:1';
 const NET = 'benchnet';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /** iperf3 and the shared libraries ldd names, at their paths, as one layer. */
 async function iperfLayer(): Promise<Buffer> {

@@ -13,11 +13,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/base/exec.js';
-import { startDaemon, docker, dockerdAvailable, type TestDaemon } from '../test/helpers/daemon.js';
+import { startDaemon, docker, dockerdAvailable, type TestDaemon, freePort } from '../test/helpers/daemon.js';
 import { writeDockerArchive, randomLayer } from '../test/helpers/images.js';
 
 const arg = (name: string, def: number): number => {
@@ -27,14 +26,6 @@ const arg = (name: string, def: number): number => {
 const LAYER_MB = arg('layer-mb', 100);
 const LAYERS = arg('layers', 5);
 const DOCKERD = 'unix:///var/run/docker.sock';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function timed(label: string, host: string, args: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -17,20 +16,12 @@ import { digestOf } from '../src/base/digest.js';
 import { run } from '../src/base/exec.js';
 import { MediaType } from '../src/oci/mediatypes.js';
 import { startFakeRegistry, type FakeRegistry } from '../src/remotes/fakeregistry.js';
-import { startDaemon, docker, api, DOCKER, type TestDaemon } from './helpers/daemon.js';
+import { startDaemon, docker, api, DOCKER, type TestDaemon, freePort } from './helpers/daemon.js';
 import { busyboxLayer, layerTar, writeDockerArchive, randomLayer } from './helpers/images.js';
 
 let d: TestDaemon;
 let tmp: string;
 const cleanups: (() => Promise<void>)[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /** Debian's docker-registry on 127.0.0.1, optionally behind htpasswd basic auth. */
 async function startDockerRegistry(htpasswd?: string): Promise<string> {

@@ -7,13 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { run } from '../src/base/exec.js';
-import { startDaemon, docker, type TestDaemon } from './helpers/daemon.js';
+import { startDaemon, docker, type TestDaemon, freePort } from './helpers/daemon.js';
 import { busyboxLayer, layerTar, writeDockerArchive } from './helpers/images.js';
 
 let d: TestDaemon;
@@ -30,14 +29,6 @@ let bridgeKeeper = '';
 
 function routeInUse(routes: string, prefix: string): boolean {
   return routes.includes(` ${prefix}.`) || routes.split('\n').some((l) => l.startsWith(`${prefix}.`));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {

@@ -8,11 +8,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/base/exec.js';
-import { startDaemon, docker, dockerdAvailable, dockerdSocket, type TestDaemon } from './helpers/daemon.js';
+import { startDaemon, docker, dockerdAvailable, dockerdSocket, type TestDaemon, freePort } from './helpers/daemon.js';
 import { busyboxLayer, layerTar, writeDockerArchive, randomLayer } from './helpers/images.js';
 
 let a: TestDaemon;
@@ -22,14 +21,6 @@ let port: number;
 let reg: string;
 let archive: string;
 let archiveB: string;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 const sha256 = (b2: Buffer): string => `sha256:${createHash('sha256').update(b2).digest('hex')}`;
 const blobFile = (d: TestDaemon, digest: string): string => join(d.dataRoot, 'content', 'blobs', 'sha256', digest.slice('sha256:'.length));

@@ -1,4 +1,5 @@
-import { open, rename, mkdir, rm, readFile } from 'node:fs/promises';
+import { lstat, open, rename, mkdir, rm, readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoCode } from './errors.js';
@@ -57,5 +58,16 @@ export async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** lstat, or undefined when the path (or a parent) does not exist. */
+export async function lstatIfExists(p: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
+    throw e;
   }
 }

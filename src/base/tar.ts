@@ -500,3 +500,13 @@ export function devMajor(rdev: number): number {
 export function devMinor(rdev: number): number {
   return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
 }
+
+/** Re-emits the entry `reader` just returned: its header(s), bytes and padding. */
+export async function* copyEntry(reader: TarReader, h: TarHeader): AsyncGenerator<Buffer> {
+  for (const b of encodeHeader(toWriteHeader(h))) yield b;
+  if (h.type === 'file' && h.size > 0) {
+    for await (const b of reader.data()) yield b;
+    const pad = tarPadding(h.size);
+    if (pad.length > 0) yield pad;
+  }
+}

@@ -10,12 +10,13 @@
  * Inside a copied directory symlinks are copied as symlinks, never followed.
  * Destinations are resolved inside the rootfs the same way.
  */
+import { lstatIfExists } from '../base/fsutil.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { InvalidArgumentError, NotFoundError, errnoCode } from '../base/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import { resolveInRoot } from '../runtime/user.js';
 import type { IgnoreMatcher } from '../base/dockerignore.js';
 
@@ -65,22 +66,12 @@ function globToRe(pattern: string): RegExp {
   return new RegExp(re + '$');
 }
 
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
-    throw e;
-  }
-}
-
 /** Expands one COPY/ADD source (wildcards allowed in any component) under `root`. */
 export async function resolveSource(root: string, src: string, o: ResolveOptions): Promise<Source[]> {
   const rel = cleanRel(src, o.what);
   if (!GLOB.test(rel)) {
     const abs = await resolveInRoot(root, '/' + rel);
-    const st = await lstatOrUndefined(abs);
+    const st = await lstatIfExists(abs);
     if (st === undefined || (rel !== '' && o.ignore?.ignores(rel) === true && !st.isDirectory())) {
       throw new NotFoundError(`COPY failed: file not found in ${o.what}: stat ${src}: file does not exist`);
     }
@@ -110,7 +101,7 @@ export async function resolveSource(root: string, src: string, o: ResolveOptions
   for (const r of partial) {
     if (o.ignore?.ignores(r) === true) continue;
     const abs = await resolveInRoot(root, '/' + r);
-    const st = await lstatOrUndefined(abs);
+    const st = await lstatIfExists(abs);
     if (st !== undefined) out.push({ abs, rel: r, st });
   }
   if (out.length === 0) throw new NotFoundError(`COPY failed: no source files were specified`);
@@ -192,7 +183,7 @@ async function ensureDirIn(rootfs: string, path: string, o: CopyOptions): Promis
   for (const p of parts) {
     cur = posix.join(cur, p);
     const host = await resolveInRoot(rootfs, cur);
-    const st = await lstatOrUndefined(host);
+    const st = await lstatIfExists(host);
     if (st === undefined) {
       await mkdir(host, { mode: 0o755 });
       await chmod(host, 0o755);
@@ -209,7 +200,7 @@ async function copyEntry(e: Entry, to: string, o: CopyOptions): Promise<void> {
   const st = e.st;
   const uid = o.uid ?? (o.keepOwner ? st.uid : 0);
   const gid = o.gid ?? (o.keepOwner ? st.gid : 0);
-  const have = await lstatOrUndefined(to);
+  const have = await lstatIfExists(to);
   if (st.isDirectory()) {
     if (have !== undefined && !have.isDirectory()) await rm(to, { recursive: true, force: true });
     if (have === undefined || !have.isDirectory()) await mkdir(to);
@@ -243,7 +234,7 @@ export async function copyInto(rootfs: string, sources: readonly { src: Source; 
     let target = dest;
     if (parents && src.rel !== '') target = posix.join(dest, posix.dirname(src.rel));
     const hostDest = await resolveInRoot(rootfs, target);
-    const destSt = await lstatOrUndefined(hostDest);
+    const destSt = await lstatIfExists(hostDest);
     if (src.st.isDirectory()) {
       const base = parents && src.rel !== '' ? posix.join(target, posix.basename(src.rel)) : target;
       const root = await ensureDirIn(rootfs, base, o);

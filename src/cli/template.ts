@@ -430,7 +430,8 @@ export function goJson(v: Value): string {
 
 // ---------------------------------------------------------------- printf
 
-function goQuote(s: string): string {
+/** Go's strconv.Quote: printf's %q, and the docker CLI's Command column. */
+export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0) ?? 0;
@@ -439,6 +440,10 @@ function goQuote(s: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\t') out += '\\t';
     else if (ch === '\r') out += '\\r';
+    else if (c === 7) out += '\\a';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 11) out += '\\v';
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
     else out += ch;
   }

@@ -22,6 +22,7 @@ import { lstat, mkdir, open, readdir, readlink, rmdir } from 'node:fs/promises';
 import { dirname, join, posix, relative } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
+import { lstatIfExists } from '../base/fsutil.js';
 import type { Digest } from '../base/digest.js';
 import { digestOf } from '../base/digest.js';
 import { ConflictError, ForbiddenError, InternalError, InvalidArgumentError, NotFoundError, errnoCode, errorMessage } from '../base/errors.js';
@@ -40,7 +41,7 @@ import type { Runc } from '../runtime/runc.js';
 import { resolveInRoot } from '../runtime/user.js';
 import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
-import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader } from '../base/tar.js';
+import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, copyEntry } from '../base/tar.js';
 import { StreamWriter } from '../base/stream.js';
 import type { Mount, Snapshotter } from '../snapshots/types.js';
 import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
@@ -234,20 +235,10 @@ async function layersOf(snapshots: Snapshotter, id: string): Promise<{ upper: st
   return { upper: snapshots.upperDir(id), lowers: [] };
 }
 
-async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(p);
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return undefined;
-    throw e;
-  }
-}
-
 /** The first lower layer (top first) that has `rel`. */
 async function inLowers(lowers: readonly string[], rel: string): Promise<Stats | undefined> {
   for (const l of lowers) {
-    const st = await lstatOrUndefined(join(l, rel));
+    const st = await lstatIfExists(join(l, rel));
     if (st !== undefined) return st;
   }
   return undefined;
@@ -378,7 +369,7 @@ export class ContainerFs {
         if (rec.HostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
         const sp = splitPath(path);
         const target = await resolveInRoot(root, sp.clean);
-        const st = await lstatOrUndefined(target);
+        const st = await lstatIfExists(target);
         if (st === undefined) throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
         if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
         const containerDir = `/${relative(root, target)}`;
@@ -424,7 +415,7 @@ export class ContainerFs {
       }
       for (const n of names) {
         const r = rel === '' ? n : `${rel}/${n}`;
-        const st = await lstatOrUndefined(join(upper, r));
+        const st = await lstatIfExists(join(upper, r));
         if (st === undefined) continue;
         const path = `/${r}`;
         const init = INIT_PATHS.has(r);
@@ -604,7 +595,7 @@ async function* checkEntries(tar: Readable, target: string, containerDir: string
       const rel = cleanEntryName(h.name);
       if (rel !== '') {
         const parent = await resolveInRoot(target, posix.dirname(rel) === '.' ? '/' : posix.dirname(rel));
-        const st = await lstatOrUndefined(join(parent, posix.basename(rel)));
+        const st = await lstatIfExists(join(parent, posix.basename(rel)));
         const where = posix.join(containerDir, rel);
         if (st !== undefined && st.isDirectory() && h.type !== 'dir') {
           throw new InvalidArgumentError(`cannot overwrite directory "${where}" with non-directory "${h.name}"`);
@@ -614,12 +605,7 @@ async function* checkEntries(tar: Readable, target: string, containerDir: string
         }
       }
     }
-    for (const b of encodeHeader(toWriteHeader(h))) yield b;
-    if (h.type === 'file' && h.size > 0) {
-      for await (const b of reader.data()) yield b;
-      const pad = tarPadding(h.size);
-      if (pad.length > 0) yield pad;
-    }
+    yield* copyEntry(reader, h);
   }
   await reader.drain();
   yield tarTrailer();

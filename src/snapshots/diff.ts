@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import { InternalError } from '../base/errors.js';
 import { StreamWriter } from '../base/stream.js';
 import type { Sys } from '../base/sys.js';
-import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader } from '../base/tar.js';
+import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, toWriteHeader, type TarHeader, type TarWriteHeader, copyEntry } from '../base/tar.js';
 import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './unpack.js';
 
 export interface WriteDiffOptions {
@@ -189,12 +189,7 @@ export async function* filterDiff(diff: Readable, lowers: readonly string[], ski
     // Emitted now: later siblings need not emit them again.
     for (const p of held) for (const b of encodeHeader(toWriteHeader(p.h))) yield b;
     held.length = 0;
-    for (const b of encodeHeader(toWriteHeader(h))) yield b;
-    if (h.type === 'file' && h.size > 0) {
-      for await (const b of reader.data()) yield b;
-      const pad = tarPadding(h.size);
-      if (pad.length > 0) yield pad;
-    }
+    yield* copyEntry(reader, h);
   }
   await reader.drain();
   yield tarTrailer();

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { run } from '../../src/base/exec.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -159,4 +160,13 @@ export async function dockerdAvailable(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
 }

@@ -6,6 +6,7 @@ import { asArray, asRecord, num, str, strings } from '../narrow.js';
 import type { Rec } from '../narrow.js';
 import { familiarName, parseNormalizedNamed } from '../reference.js';
 import { humanDuration, humanSizeWithPrecision } from '../units.js';
+import { goQuote } from '../template.js';
 import { FILTER_FLAG, filtersJson, FORMAT_HELP, goTimeString } from './common.js';
 
 export const spec: CommandSpec = {
@@ -48,25 +49,6 @@ export function containerFormat(source: string, quiet: boolean, size: boolean): 
   return quiet ? DEFAULT_QUIET_FORMAT : source;
 }
 
-/** Go's strconv.Quote for the Command column. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (c === 7) out += '\\a';
-    else if (c === 8) out += '\\b';
-    else if (c === 12) out += '\\f';
-    else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
 
 interface PortEntry { IP: string; PrivatePort: number; PublicPort: number; Type: string }
 
