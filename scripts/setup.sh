@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(runc conmon netavark aardvark-dns iptables busybox-static skopeo zstd catatonit curl tmux
-      docker.io docker-registry docker-compose apache2-utils iperf3)
+      docker.io docker-registry docker-compose apache2-utils iperf3
+      gcc libc6-dev libseccomp-dev)  # berth-exec, the native exec helper (src/runtime/native)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -23,6 +23,7 @@ interface Libc {
   umount2: Fn;
   malloc_trim: Fn;
   sendfile: Fn;
+  pipe2: Fn;
   errno: () => number;
 }
 
@@ -79,6 +80,7 @@ export class Sys {
       umount2: l.func('int umount2(const char *target, int flags)'),
       malloc_trim: l.func('int malloc_trim(size_t pad)'),
       sendfile: l.func('intptr_t sendfile(int out_fd, int in_fd, int64_t *offset, size_t count)'),
+      pipe2: l.func('int pipe2(_Out_ int *pipefd, int flags)'),
       errno: () => koffi.errno(),
     };
     return this.libc;
@@ -91,6 +93,17 @@ export class Sys {
       throw new SysError(call, e, ERRNO_NAMES[e] ?? `errno${e}`, path);
     }
     return n;
+  }
+
+  /**
+   * A kernel pipe, both ends close-on-exec: [read, write]. Node's spawn gives
+   * children socketpairs, but a container process's stdio must be pipes, as
+   * under Docker (`echo > /dev/stdout` cannot open a socket).
+   */
+  pipe(): [number, number] {
+    const fds = new Int32Array(2);
+    this.check('pipe2', '', this.lib().pipe2(fds, 0o2000000 /* O_CLOEXEC */));
+    return [fds[0] as number, fds[1] as number];
   }
 
   /** mode includes the file type bits (S_IFCHR = 0o020000, S_IFBLK = 0o060000, S_IFIFO = 0o010000). */

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
-import { ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
+import { BerthError, ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
 import { newId } from '../base/ids.js';
 import type { Logger } from '../base/log.js';
 import type { Sys } from '../base/sys.js';
@@ -31,7 +31,8 @@ import type { Conmon, AttachSession } from '../runtime/conmon.js';
 import { RuntimeStartError } from '../runtime/conmon.js';
 import type { Runc } from '../runtime/runc.js';
 import { commandLine, defaultHostname, generateSpec, generateExecProcess, hostsFile, resolveDevices, type HostFacts, type ResolvedMount } from '../runtime/spec.js';
-import type { OciSpec } from '../runtime/oci-spec.js';
+import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
+import type { ExecHelper } from '../runtime/fastexec.js';
 import { resolveUser, resolveInRoot } from '../runtime/user.js';
 import { readLogs, type LogMessage } from '../runtime/logs.js';
 import { readStats, type DockerStats } from '../runtime/stats.js';
@@ -63,6 +64,10 @@ export interface ContainerServiceDeps {
   /** Networks (netavark) and volumes: set up at start, freed at exit and rm. */
   readonly network: NetworkAttacher;
   readonly volumes: VolumeResolver;
+  /** Runs attached non-TTY execs without runc, when the helper was built (runtime/fastexec.ts). */
+  readonly execHelper?: ExecHelper | undefined;
+  /** The configured OCI runtime is runc: only then does berth-exec reproduce its exec. */
+  readonly runtimeIsRunc?: boolean;
 }
 
 /** Someone attached to a container's stdio. */
@@ -856,6 +861,7 @@ export class ContainerService {
 
   execCreate(ref: string, raw: unknown): string {
     const l = this.get(ref);
+    if (l.rec.State.Status === 'paused') throw new ConflictError(`Container ${ref} is paused, unpause the container before exec`);
     if (l.rec.State.Status !== 'running') throw new ConflictError(`Container ${l.rec.Id} is not running`);
     const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     const cmd = o['Cmd'];
@@ -922,7 +928,16 @@ export class ContainerService {
       delete e.sizeArrived;
     }
     const spec = JSON.parse(await readFile(join(this.bundle(l.rec.Id), 'config.json'), 'utf8')) as OciSpec;
-    const user = e.User !== '' ? await resolveUser(this.rootfs(l.rec.Id), e.User) : undefined;
+    let user: Awaited<ReturnType<typeof resolveUser>> | undefined;
+    try {
+      user = e.User !== '' ? await resolveUser(this.rootfs(l.rec.Id), e.User) : undefined;
+    } catch (err) {
+      // Docker: the exec fails to start (126) with the lookup's message, not the request
+      if (!(err instanceof BerthError) || io === undefined) throw err;
+      io.write(1, Buffer.from(`${err.message}\r\n`));
+      this.finishExec(e, l, 126);
+      return 126;
+    }
     const proc = generateExecProcess(spec, {
       Cmd: e.Cmd,
       Env: e.Env,
@@ -932,8 +947,17 @@ export class ContainerService {
       Privileged: e.Privileged,
       ConsoleSize: e.ConsoleSize,
     }, this.d.host.lastCap);
-    await mkdir(e.dir, { recursive: true, mode: 0o700 });
     this.d.events.publish('container', `exec_start: ${e.Cmd.join(' ')}`, l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID });
+    const helper = this.d.execHelper;
+    if (helper !== undefined && io !== undefined && !e.Tty && l.rec.State.Pid > 0 && this.d.runtimeIsRunc) {
+      if (!proc.env.some((v) => v.startsWith('HOME='))) {
+        // runc's rule: without HOME in the environment, the user's passwd home (or /)
+        const home = user?.home ?? (await resolveUser(this.rootfs(l.rec.Id), String(proc.user.uid)).then((u) => u.home, () => '/'));
+        proc.env.push(`HOME=${home}`);
+      }
+      return this.execFast(helper, e, l, spec, proc, io);
+    }
+    await mkdir(e.dir, { recursive: true, mode: 0o700 });
     try {
       const session = await this.d.conmon.exec({ id: l.rec.Id, execId: e.ID, dir: e.dir, process: proc, attach: io !== undefined, stdin: e.AttachStdin });
       e.Running = true;
@@ -968,6 +992,44 @@ export class ContainerService {
       e.Running = false;
       throw err;
     }
+  }
+
+  /** An attached, non-TTY exec through berth-exec (runtime/fastexec.ts): no runc, no conmon. */
+  private async execFast(helper: ExecHelper, e: ExecRecord, l: Live, spec: OciSpec, proc: OciProcess, io: { write(stream: 1 | 2, data: Buffer): void; stdin?: Readable }): Promise<number> {
+    const s = await helper.start({ pid: l.rec.State.Pid, process: proc, seccomp: spec.linux?.seccomp, rlimits: spec.process.rlimits, stdin: e.AttachStdin && io.stdin !== undefined });
+    s.stdout.on('data', (b: Buffer) => io.write(1, b));
+    s.stderr.on('data', (b: Buffer) => io.write(2, b));
+    if (s.stdin !== null && io.stdin !== undefined) {
+      const stdin = s.stdin;
+      stdin.on('error', () => {}); // the process may exit without reading its input
+      io.stdin.on('data', (b: Buffer) => stdin.write(b));
+      io.stdin.on('end', () => stdin.end());
+    }
+    const outputDone = Promise.all([s.stdout, s.stderr].map((r) => new Promise<void>((res) => {
+      r.once('end', res);
+      r.once('close', res);
+    })));
+    e.Running = true;
+    let code: number;
+    try {
+      e.Pid = await s.pid;
+      code = await s.exit;
+    } catch (err) {
+      if (!(err instanceof RuntimeStartError)) {
+        e.Running = false;
+        throw err;
+      }
+      // Docker: exec start is 200; the error text arrives on stdout and ExitCode is 126/127.
+      io.write(1, Buffer.from(`${err.message}\r\n`));
+      this.finishExec(e, l, err.exitCode);
+      return err.exitCode;
+    }
+    // a background child may keep the pipes open: do not wait for it forever
+    await Promise.race([outputDone, sleep(2000)]);
+    s.stdout.destroy();
+    s.stderr.destroy();
+    this.finishExec(e, l, code);
+    return code;
   }
 
   private finishExec(e: ExecRecord, l: Live, code: number): void {

@@ -38,6 +38,8 @@ import { volumeRoutes } from '../api/routes/volumes.js';
 // --- end networks & volumes ---
 import { Runc } from '../runtime/runc.js';
 import { Conmon } from '../runtime/conmon.js';
+import { fileURLToPath } from 'node:url';
+import { ExecHelper } from '../runtime/fastexec.js';
 import { hostFacts } from '../runtime/spec.js';
 import { existsSync } from 'node:fs';
 import type { DaemonConfig } from './config.js';
@@ -128,6 +130,8 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const volumes = new VolumeService({ root: join(cfg.dataRoot, 'volumes'), table: new VolumeTable(db), events, sys, log });
   await volumes.init();
   // --- end networks & volumes ---
+  // berth-exec sits beside the bundle (scripts/build.mjs compiles it); without it, execs go through runc
+  const execHelper = await ExecHelper.find(fileURLToPath(new URL('./berth-exec', import.meta.url)), join(cfg.execRoot, 'seccomp'), () => sys.pipe());
   const initBinary = ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini'].find((p) => existsSync(p));
   containers = new ContainerService({
     images,
@@ -142,6 +146,8 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     runRoot: join(cfg.execRoot, 'c'),
     host: await hostFacts(),
     ...(initBinary !== undefined ? { initBinary } : {}),
+    execHelper,
+    runtimeIsRunc: /(^|\/)runc$/.test(cfg.runtime),
     network: networks,
     volumes,
   });

@@ -91,7 +91,8 @@ export function runcErrorText(raw: string): string {
 export function startError(op: 'create' | 'exec', runcText: string, cmd: string | undefined): RuntimeStartError {
   const text = runcErrorText(runcText);
   const lower = text.toLowerCase();
-  let code = EXIT_START_FAILED;
+  // an exec that cannot start is 126 unless its command is missing (moby daemon/exec.go)
+  let code = op === 'exec' ? EXIT_CANNOT_INVOKE : EXIT_START_FAILED;
   if (
     (cmd === undefined || lower.includes(cmd.toLowerCase())) &&
     (lower.includes('executable file not found') || lower.includes('no such file or directory'))

@@ -236,14 +236,14 @@ describe('generateSpec', () => {
 
 describe('users', () => {
   it('resolves Docker user specs', () => {
-    assert.deepEqual(parseUser(PASSWD, GROUP, ''), { uid: 0, gid: 0, additionalGids: [10], home: '/root', username: 'root' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, 'app'), { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app', username: 'app' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, '1000'), { uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app', username: 'app' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, 'app:video'), { uid: 1000, gid: 44, additionalGids: [], home: '/home/app', username: 'app' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, '1000:1000'), { uid: 1000, gid: 1000, additionalGids: [], home: '/home/app', username: 'app' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, '4242:4343'), { uid: 4242, gid: 4343, additionalGids: [], home: '/' });
-    assert.deepEqual(parseUser(undefined, undefined, '5'), { uid: 5, gid: 0, additionalGids: [], home: '/' });
-    assert.deepEqual(parseUser(PASSWD, GROUP, 'nobody', ['video', '99']).additionalGids, [44, 99]);
+    assert.deepEqual(parseUser(PASSWD, GROUP, ''), { uid: 0, gid: 0, additionalGids: [0, 10], home: '/root', username: 'root' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, 'app'), { uid: 1000, gid: 1000, additionalGids: [1000, 50], home: '/home/app', username: 'app' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, '1000'), { uid: 1000, gid: 1000, additionalGids: [1000, 50], home: '/home/app', username: 'app' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, 'app:video'), { uid: 1000, gid: 44, additionalGids: [44], home: '/home/app', username: 'app' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, '1000:1000'), { uid: 1000, gid: 1000, additionalGids: [1000], home: '/home/app', username: 'app' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, '4242:4343'), { uid: 4242, gid: 4343, additionalGids: [4343], home: '/' });
+    assert.deepEqual(parseUser(undefined, undefined, '5'), { uid: 5, gid: 0, additionalGids: [0], home: '/' });
+    assert.deepEqual(parseUser(PASSWD, GROUP, 'nobody', ['video', '99']).additionalGids, [65534, 44, 99]);
     assert.throws(() => parseUser(PASSWD, GROUP, 'ghost'), /^InvalidArgumentError: unable to find user ghost: no matching entries in passwd file$/);
     assert.throws(() => parseUser(PASSWD, GROUP, 'app:ghosts'), /unable to find group ghosts: no matching entries in group file/);
   });

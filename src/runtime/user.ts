@@ -118,7 +118,8 @@ export function parseUser(passwd: string | undefined, group: string | undefined,
     else if (isNumeric(ga)) res.additionalGids.push(Number(ga));
     else throw new InvalidArgumentError(`Unable to find group ${ga}: no matching entries in group file`);
   }
-  res.additionalGids = [...new Set(res.additionalGids)];
+  // Docker's getUser (daemon/oci_linux.go) lists the primary group first: `id` shows groups=<gid>,…
+  res.additionalGids = [...new Set([res.gid, ...res.additionalGids])];
   return res;
 }
 
