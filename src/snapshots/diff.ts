@@ -23,9 +23,33 @@ export interface WriteDiffOptions {
   sourceDateEpoch?: number;
   /** End `out` after the trailer (default true). */
   end?: boolean;
+  /** Called with each entry's path and lstat before it is written (a builder committing the directory in place clamps mtimes there too). */
+  onEntry?: (abs: string, st: Stats) => void | Promise<void>;
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Siblings lstat'd at once. */
+const STAT_BATCH = 32;
+/** Read-ahead of small files: at most this many entries or bytes in flight. */
+const AHEAD_ENTRIES = 16;
+const AHEAD_BYTES = 8 << 20;
+
+/** A small regular file's bytes: exactly `size` of them (it must not have shrunk), never through a symlink. */
+async function readExactly(abs: string, size: number): Promise<Buffer> {
+  const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(buf, off, size - off, off);
+      if (bytesRead === 0) throw new InternalError(`${abs}: file shrank while writing the diff`);
+      off += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
 
 /** Attributes that describe the host or overlay itself, not the image. */
 function keepXattr(name: string): boolean {
@@ -53,7 +77,7 @@ export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts:
     return m.size > 0 ? m : undefined;
   };
 
-  const emit = async (abs: string, rel: string, st: Stats): Promise<void> => {
+  const emit = async (abs: string, rel: string, st: Stats, linkTo: string | undefined, data: Promise<Buffer> | undefined): Promise<void> => {
     const base: Omit<TarWriteHeader, 'name' | 'type'> = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: clamp(st) };
     if (st.isCharacterDevice() && st.rdev === 0) {
       // Overlay's whiteout (possibly a hardlink of a shared whiteout inode: never a tar link).
@@ -73,13 +97,9 @@ export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts:
       }
       return;
     }
-    if (st.nlink > 1) {
-      const first = links.get(st.ino);
-      if (first !== undefined) {
-        await w.writeAll(encodeHeader({ ...base, name: rel, type: 'link', linkname: first }));
-        return;
-      }
-      links.set(st.ino, rel);
+    if (linkTo !== undefined) {
+      await w.writeAll(encodeHeader({ ...base, name: rel, type: 'link', linkname: linkTo }));
+      return;
     }
     if (st.isSymbolicLink()) {
       const h: TarWriteHeader = { ...base, name: rel, type: 'symlink', linkname: await readlink(abs) };
@@ -97,42 +117,85 @@ export async function writeDiff(sys: Sys, upperDir: string, out: Writable, opts:
       return;
     }
     if (st.isFile()) {
-      const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
-      try {
-        const xattrs = xattrsOf(abs);
-        const h: TarWriteHeader = { ...base, name: rel, type: 'file', size: st.size };
-        if (xattrs !== undefined) h.xattrs = xattrs;
+      const xattrs = xattrsOf(abs);
+      const h: TarWriteHeader = { ...base, name: rel, type: 'file', size: st.size };
+      if (xattrs !== undefined) h.xattrs = xattrs;
+      if (data !== undefined) {
+        const b = await data;
         await w.writeAll(encodeHeader(h));
-        let left = st.size;
-        while (left > 0) {
-          const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead === 0) throw new InternalError(`${abs}: file shrank while writing the diff`);
-          left -= bytesRead;
-          await w.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        if (b.length > 0) await w.write(b);
+      } else {
+        const fh = await open(abs, C.O_RDONLY | C.O_NOFOLLOW);
+        try {
+          await w.writeAll(encodeHeader(h));
+          let left = st.size;
+          while (left > 0) {
+            const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
+            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+            if (bytesRead === 0) throw new InternalError(`${abs}: file shrank while writing the diff`);
+            left -= bytesRead;
+            await w.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+          }
+        } finally {
+          await fh.close();
         }
-        const pad = tarPadding(st.size);
-        if (pad.length > 0) await w.write(pad);
-      } finally {
-        await fh.close();
       }
+      const pad = tarPadding(st.size);
+      if (pad.length > 0) await w.write(pad);
       return;
     }
     // Sockets are not carried in layers (as Docker).
   };
 
-  const walk = async (abs: string, rel: string): Promise<void> => {
+  // Entries in tar order (names sorted, parents first); each directory's
+  // entries are lstat'd a batch at a time, not one round trip each.
+  async function* entries(abs: string, rel: string): AsyncGenerator<{ abs: string; rel: string; st: Stats }> {
     const names = (await readdir(abs)).sort();
-    for (const n of names) {
-      const a = `${abs}/${n}`;
-      const r = rel === '' ? n : `${rel}/${n}`;
-      const st = await lstat(a);
-      await emit(a, r, st);
-      if (st.isDirectory()) await walk(a, r);
+    for (let i = 0; i < names.length; i += STAT_BATCH) {
+      const batch = names.slice(i, i + STAT_BATCH);
+      const sts = await Promise.all(batch.map((n) => lstat(`${abs}/${n}`)));
+      for (let j = 0; j < batch.length; j++) {
+        const a = `${abs}/${batch[j]!}`;
+        const r = rel === '' ? batch[j]! : `${rel}/${batch[j]!}`;
+        const st = sts[j]!;
+        yield { abs: a, rel: r, st };
+        if (st.isDirectory()) yield* entries(a, r);
+      }
     }
-  };
+  }
 
-  await walk(upperDir.replace(/\/+$/, ''), '');
+  // Small files are read a few entries ahead of the writer (in order, each
+  // once), so the reads' thread-pool round trips overlap the output.
+  const queue: { abs: string; rel: string; st: Stats; linkTo: string | undefined; data: Promise<Buffer> | undefined }[] = [];
+  let aheadBytes = 0;
+  const emitNext = async (): Promise<void> => {
+    const q = queue.shift()!;
+    if (q.data !== undefined) aheadBytes -= q.st.size;
+    await emit(q.abs, q.rel, q.st, q.linkTo, q.data);
+  };
+  try {
+    for await (const e of entries(upperDir.replace(/\/+$/, ''), '')) {
+      if (opts.onEntry !== undefined) await opts.onEntry(e.abs, e.st);
+      let linkTo: string | undefined;
+      if (e.st.nlink > 1 && !e.st.isDirectory() && !(e.st.isCharacterDevice() && e.st.rdev === 0)) {
+        linkTo = links.get(e.st.ino);
+        if (linkTo === undefined) links.set(e.st.ino, e.rel);
+      }
+      let data: Promise<Buffer> | undefined;
+      if (linkTo === undefined && e.st.isFile() && e.st.size <= READ_CHUNK) {
+        data = readExactly(e.abs, e.st.size);
+        data.catch(() => undefined); // surfaced when emitted
+        aheadBytes += e.st.size;
+      }
+      queue.push({ ...e, linkTo, data });
+      while (queue.length >= AHEAD_ENTRIES || aheadBytes >= AHEAD_BYTES) await emitNext();
+    }
+    while (queue.length > 0) await emitNext();
+  } finally {
+    // On failure, reads still in flight must not go unobserved.
+    for (const q of queue) q.data?.catch(() => undefined);
+  }
+
   await w.write(tarTrailer());
   if (opts.end ?? true) {
     out.end();

@@ -263,6 +263,23 @@ export class OverlaySnapshotter implements Snapshotter {
     }
   }
 
+  async stageActive(ctx: Ctx, key: string, size: number): Promise<StagedLayer> {
+    return this.locks.run(key, async () => {
+      const m = await this.readMeta(key);
+      if (m === undefined || m.kind !== 'active') throw new NotFoundError(`active snapshot ${key} not found`);
+      ctx.signal.throwIfAborted();
+      // Out of sight first (a crash now leaves garbage in tmp/, not a half snapshot), then drop what only an active one has.
+      const tmp = join(this.tmpDir, randomBytes(12).toString('hex'));
+      await rename(this.dirOf(key), tmp);
+      await rm(join(this.linkDir, m.link), { force: true });
+      await rm(join(tmp, 'work'), { recursive: true, force: true });
+      await rm(join(tmp, 'meta.json'), { force: true });
+      const h: StagedLayer = { id: basename(tmp), size };
+      this.staged.set(h.id, tmp);
+      return h;
+    });
+  }
+
   async commitStaged(ctx: Ctx, staged: StagedLayer, chainId: Digest, parent: Digest | undefined, verified: { diffId: Digest }): Promise<{ size: number }> {
     return this.locks.run(chainId, async () => {
       const existing = await this.readMeta(chainId);

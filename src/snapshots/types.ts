@@ -76,6 +76,16 @@ export interface Snapshotter {
    */
   stage(ctx: Ctx, tar: Readable | AsyncIterable<Buffer>): Promise<StagedLayer>;
   /**
+   * Turns the active snapshot `key` (unmounted) into a staged layer as it
+   * is: an upper directory already holds a layer's files in committed form
+   * (overlay's own whiteouts and opaque markers), so a builder that wrote
+   * it and made the layer tar from it need not unpack that tar again.
+   * `size` is the layer's size by applyLayer's rule, as the caller counted
+   * it. The active snapshot is gone afterwards; the same verification rule
+   * as for `stage` applies before `commitStaged`.
+   */
+  stageActive(ctx: Ctx, key: string, size: number): Promise<StagedLayer>;
+  /**
    * Publishes a staged layer as committed `chainId` over `parent`. Only
    * legal when the caller has verified that the staged tar's sha256 is
    * `verified.diffId`. Consumes the handle; if `chainId` already exists the
