@@ -38,7 +38,7 @@ import { applyTar } from '../snapshots/unpack.js';
 import { looksLikeTarHeader } from '../base/tar.js';
 import { CacheStore } from './cache.js';
 import { ContextStore } from './synced.js';
-import { commitUpper, registerStep, stateOf, type BuildState, type CommitDeps, type LayerResult } from './commit.js';
+import { commitActive, commitUpper, registerStep, stateOf, type BuildState, type CommitDeps, type LayerResult } from './commit.js';
 import type { BuildContext } from './context.js';
 import { copyInto, hashEntries, resolveSource, walkSource, writeHeredoc, ensureDirIn, type Entry, type Source } from './copy.js';
 import { IgnoreMatcher } from '../base/dockerignore.js';
@@ -728,9 +728,12 @@ export class Builder {
     const mnt = await mkdtemp(join(s.tmp, 'mnt-'));
     let layer: LayerResult | undefined;
     await this.d.snapshots.prepare(s.ctx, snapKey, parentChain);
+    // Once staged, the snapshot's directory is the layer's: nothing to remove.
+    let staged = false;
     try {
       const ms = await this.d.snapshots.mounts(snapKey);
       mountAll(this.d.sys, ms, mnt);
+      const tMounted = performance.now();
       try {
         let uid: number | undefined;
         let gid: number | undefined;
@@ -741,7 +744,7 @@ export class Builder {
           uid = u.uid;
           gid = chownSpec.includes(':') ? u.gid : u.gid;
         }
-        const co = { ...(uid !== undefined ? { uid, gid: gid ?? uid } : {}), ...(mode !== undefined ? { mode } : {}), keepOwner: from !== undefined };
+        const co = { ...(uid !== undefined ? { uid, gid: gid ?? uid } : {}), ...(mode !== undefined ? { mode } : {}), keepOwner: from !== undefined, epoch: run.epoch };
         const plain: { src: Source; entries: Entry[] }[] = [];
         for (const it of items) {
           if (isAdd && it.src.st.isFile() && (await isArchive(it.src.abs))) {
@@ -761,12 +764,14 @@ export class Builder {
         unmountAll(this.d.sys, mnt);
       }
       const tCopied = performance.now();
-      const { upper, lowers } = upperAndLowers(ms, this.d.snapshots.upperDir(snapKey));
-      layer = await commitUpper(s.ctx, this.d, upper, lowers, [], run.epoch, s.lease);
-      s.ctx.log.debug('build copy', { copyMs: Math.round(tCopied - tKey), commitMs: Math.round(performance.now() - tCopied) });
+      const { upper } = upperAndLowers(ms, this.d.snapshots.upperDir(snapKey));
+      layer = await commitActive(s.ctx, this.d, this.d.snapshots, snapKey, upper, run.epoch, s.lease);
+      staged = layer !== undefined;
+      s.ctx.log.debug('build copy', { mountMs: Math.round(tMounted - tKey), copyMs: Math.round(tCopied - tMounted), commitMs: Math.round(performance.now() - tCopied) });
     } finally {
       // In the background, as step containers: the build waits for it before returning.
-      s.cleanups.push(
+      if (staged) void rm(mnt, { recursive: true, force: true }).catch(() => {});
+      else s.cleanups.push(
         this.d.snapshots
           .remove(snapKey)
           .catch((e: unknown) => s.ctx.log.warn('build: snapshot removal failed', { key: snapKey, err: errorMessage(e) }))

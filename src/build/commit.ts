@@ -10,6 +10,8 @@
  * wall clock, the runtime's mount points are dropped, and configs carry no
  * container ID or build-time timestamp. Same inputs → same digests.
  */
+import type { Stats } from 'node:fs';
+import { lutimes } from 'node:fs/promises';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
 import { digestOf, type Digest } from '../base/digest.js';
@@ -22,7 +24,7 @@ import type { Image } from '../images/store.js';
 import { MediaType } from '../oci/mediatypes.js';
 import type { HistoryEntry, ImageConfig, ImageManifest, Descriptor } from '../oci/types.js';
 import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
-import type { StagedLayer } from '../snapshots/types.js';
+import type { Snapshotter, StagedLayer } from '../snapshots/types.js';
 
 export interface CommitDeps {
   readonly images: ImageService;
@@ -101,6 +103,52 @@ export async function commitUpper(
     await d.images.abortStagedLayer(staged);
     return undefined;
   }
+  return { digest: stored.digest, size: stored.size, staged };
+}
+
+/**
+ * Commits the active snapshot `key` that a COPY/ADD wrote, in place: one
+ * walk of its upper directory makes the layer tar, which is hashed and
+ * stored as it streams, and the directory itself then becomes the layer's
+ * snapshot (Snapshotter.stageActive) instead of a second copy unpacked
+ * from that tar. The walk sets mtimes beyond `epoch` to `epoch` in the
+ * directory too, so the snapshot holds what the tar says. Nothing is
+ * filtered: only the builder's own copy wrote this directory (no runtime
+ * mount points). Returns undefined when nothing changed (the snapshot is
+ * then still the caller's to remove).
+ */
+export async function commitActive(
+  ctx: Ctx,
+  d: CommitDeps,
+  snapshots: Snapshotter,
+  key: string,
+  upper: string,
+  epoch: number,
+  lease: { add(d: string): void },
+): Promise<LayerResult | undefined> {
+  const raw = new PassThrough({ highWaterMark: 1 << 20 });
+  // The layer's size by applyLayer's rule: lstat sizes of non-directories, each inode once.
+  let size = 0;
+  const seen = new Set<number>();
+  const onEntry = async (abs: string, st: Stats): Promise<void> => {
+    if (!st.isDirectory() && !seen.has(st.ino)) {
+      seen.add(st.ino);
+      size += st.size;
+    }
+    if (Math.floor(st.mtimeMs / 1000) > epoch) await lutimes(abs, st.atime, epoch);
+  };
+  const diffDone = writeDiff(d.sys, upper, raw, { sourceDateEpoch: epoch, onEntry }).catch((e: unknown) => {
+    raw.destroy(e instanceof Error ? e : new InternalError(String(e)));
+    throw e;
+  });
+  const ingesting = d.content.ingest(ctx, raw).catch((e: unknown) => {
+    raw.destroy(e instanceof Error ? e : new InternalError(String(e))); // unblocks the walk
+    throw e;
+  });
+  const [stored] = await Promise.all([ingesting, diffDone]);
+  lease.add(stored.digest);
+  if (stored.size <= 1024) return undefined;
+  const staged = await snapshots.stageActive(ctx, key, size);
   return { digest: stored.digest, size: stored.size, staged };
 }
 

@@ -175,7 +175,17 @@ export interface CopyOptions {
   /** Keep the source's owner (COPY --from) when no --chown. */
   readonly keepOwner: boolean;
   readonly mode?: number;
+  /** Clamp copied mtimes to at most this (seconds), as the layer tar does. */
+  readonly epoch?: number;
 }
+
+/** The mtime a copied entry gets: the source's, clamped to the build's epoch. */
+function mtimeOf(st: Stats, o: CopyOptions): number | Date {
+  return o.epoch !== undefined && st.mtimeMs / 1000 > o.epoch ? o.epoch : st.mtime;
+}
+
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 
 async function ensureDirIn(rootfs: string, path: string, o: CopyOptions): Promise<string> {
   const parts = path.split('/').filter((x) => x !== '');
@@ -195,32 +205,48 @@ async function ensureDirIn(rootfs: string, path: string, o: CopyOptions): Promis
   return resolveInRoot(rootfs, path);
 }
 
-/** Copies one entry to host path `to` (its parent exists). */
-async function copyEntry(e: Entry, to: string, o: CopyOptions): Promise<void> {
+/** ensureDirIn, and whether the last directory was made by it. */
+async function ensureDirMade(rootfs: string, path: string, o: CopyOptions): Promise<{ dir: string; made: boolean }> {
+  const before = await lstatIfExists(await resolveInRoot(rootfs, path));
+  const dir = await ensureDirIn(rootfs, path, o);
+  return { dir, made: before === undefined };
+}
+
+/**
+ * Copies one entry to host path `to` (its parent exists). `fresh`: `to`
+ * cannot exist yet (its directory was made by this copy) and new files
+ * there get the daemon's uid and gid (no setgid parent), so the checks and
+ * calls that would change nothing are skipped: a file then costs copyFile
+ * (which already gives it the source's mode) and utimes. A directory's
+ * times are set by the caller once its children are in (see copyInto).
+ */
+async function copyEntry(e: Entry, to: string, o: CopyOptions, fresh = false): Promise<void> {
   const st = e.st;
   const uid = o.uid ?? (o.keepOwner ? st.uid : 0);
   const gid = o.gid ?? (o.keepOwner ? st.gid : 0);
-  const have = await lstatIfExists(to);
+  const have = fresh ? undefined : await lstatIfExists(to);
+  const ownerIsOurs = fresh && uid === EUID && gid === EGID;
   if (st.isDirectory()) {
     if (have !== undefined && !have.isDirectory()) await rm(to, { recursive: true, force: true });
     if (have === undefined || !have.isDirectory()) await mkdir(to);
-    await chmod(to, o.mode ?? st.mode & 0o7777);
+    // chown before chmod: chown clears set-id bits.
     await chown(to, uid, gid);
-    await utimes(to, st.atime, st.mtime);
+    await chmod(to, o.mode ?? st.mode & 0o7777);
     return;
   }
   if (have !== undefined) await rm(to, { recursive: true, force: true });
   if (st.isSymbolicLink()) {
     await symlink(await readlink(e.abs), to);
-    await lchown(to, uid, gid);
-    await lutimes(to, st.atime, st.mtime);
+    if (!ownerIsOurs) await lchown(to, uid, gid);
+    await lutimes(to, st.atime, mtimeOf(st, o));
     return;
   }
   if (!st.isFile()) return; // sockets, devices, fifos: not copied, as Docker
   await copyFile(e.abs, to);
-  await chmod(to, o.mode ?? st.mode & 0o7777);
-  await chown(to, uid, gid);
-  await utimes(to, st.atime, st.mtime);
+  if (!ownerIsOurs) await chown(to, uid, gid);
+  // copyFile gave it the source's mode; chown may have cleared set-id bits.
+  if (o.mode !== undefined || (!ownerIsOurs && (st.mode & 0o6000) !== 0)) await chmod(to, o.mode ?? st.mode & 0o7777);
+  await utimes(to, st.atime, mtimeOf(st, o));
 }
 
 /**
@@ -237,7 +263,14 @@ export async function copyInto(rootfs: string, sources: readonly { src: Source; 
     const destSt = await lstatIfExists(hostDest);
     if (src.st.isDirectory()) {
       const base = parents && src.rel !== '' ? posix.join(target, posix.basename(src.rel)) : target;
-      const root = await ensureDirIn(rootfs, base, o);
+      const { dir: root, made } = await ensureDirMade(rootfs, base, o);
+      // A directory this copy made holds nothing yet, nor do those made
+      // below it: their entries need no existence checks (setgid
+      // directories aside, whose new entries take their group).
+      const rootSt = made ? await lstat(root) : undefined;
+      const fresh = rootSt !== undefined && (rootSt.mode & 0o2000) === 0;
+      const setgidDirs = new Set<string>();
+      const dirs: { e: Entry; to: string }[] = [];
       // Each file costs several syscalls, each a thread-pool round trip:
       // copying a few files at once hides that latency. Directories are made
       // in order (parents first); a file's parent is always made before it,
@@ -248,11 +281,15 @@ export async function copyInto(rootfs: string, sources: readonly { src: Source; 
         if (e.sub === '') continue;
         if (failed !== undefined) break;
         const to = join(root, e.sub);
+        const parent = e.sub.includes('/') ? e.sub.slice(0, e.sub.lastIndexOf('/')) : '';
+        const freshHere = fresh && !setgidDirs.has(parent);
         if (e.st.isDirectory()) {
-          await copyEntry(e, to, o);
+          await copyEntry(e, to, o, freshHere);
+          dirs.push({ e, to });
+          if (((o.mode ?? e.st.mode) & 0o2000) !== 0) setgidDirs.add(e.sub);
           continue;
         }
-        const p: Promise<void> = copyEntry(e, to, o)
+        const p: Promise<void> = copyEntry(e, to, o, freshHere)
           .catch((err: unknown) => {
             failed ??= { e: err };
           })
@@ -262,6 +299,8 @@ export async function copyInto(rootfs: string, sources: readonly { src: Source; 
       }
       await Promise.all(pool);
       if (failed !== undefined) throw failed.e;
+      // Directory times last (children first): adding entries moves them.
+      for (let i = dirs.length - 1; i >= 0; i--) await utimes(dirs[i]!.to, dirs[i]!.e.st.atime, mtimeOf(dirs[i]!.e.st, o));
       continue;
     }
     let fileDest: string;
