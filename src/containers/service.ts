@@ -88,6 +88,8 @@ interface Live {
   exitWaiters: Set<() => void>;
   removeWaiters: Set<() => void>;
   restartTimer?: NodeJS.Timeout;
+  /** runc's record of the last run, being deleted off the exit path: a new run and the removal wait for it. */
+  cleanup?: Promise<void>;
   stdinClaimed?: boolean;
   execIds: Set<string>;
   statsPrev?: DockerStats;
@@ -123,6 +125,8 @@ export class ContainerService {
   private readonly names = new Map<string, string>();
   private readonly execs = new Map<string, ExecRecord>();
   private stopping = false;
+  /** Removed containers whose files are still being freed: their layers stay in use until then. */
+  private readonly removing = new Map<string, ContainerRecord>();
   // --- container-fs: log rotation hooks (set by containerFsRoutes; see containers/logrotate.ts) ---
   logRotator: { start(id: string): void; stop(id: string): void } | undefined;
   // --- end container-fs ---
@@ -161,12 +165,21 @@ export class ContainerService {
         ctx.log.error('container record unreadable; skipping', { id: row.id, err: errorMessage(e) });
         continue;
       }
-      const l = this.track(rec);
       if (rec.State.Status === 'removing') {
+        // Its name was released when the removal began (another container may hold it now).
+        const l: Live = { rec, attachers: new Set(), exitWaiters: new Set(), removeWaiters: new Set(), execIds: new Set() };
         await this.finishRemove(ctx, l, true).catch((e: unknown) => ctx.log.warn('cleanup of half-removed container failed', { id: rec.Id, err: errorMessage(e) }));
         continue;
       }
+      const l = this.track(rec);
       if (isRunning(rec.State)) await this.reattach(ctx, l);
+    }
+    // runc's records are deleted after an exit is recorded: a crash in between leaves one behind.
+    for (const st of await this.d.runc.list().catch(() => [])) {
+      const l = this.live.get(st.id);
+      if (l !== undefined && isRunning(l.rec.State)) continue;
+      ctx.log.info('deleting the runtime state of a container that is not running', { id: st.id });
+      await this.d.conmon.remove(st.id).catch((e: unknown) => ctx.log.warn('runtime state removal failed', { id: st.id, err: errorMessage(e) }));
     }
   }
 
@@ -231,7 +244,7 @@ export class ContainerService {
     return out;
   }
   layersInUse(): string[] {
-    return [...this.live.values()].map((l) => l.rec.SnapshotParent).filter((x): x is string => x !== null);
+    return [...this.live.values()].map((l) => l.rec).concat([...this.removing.values()]).map((r) => r.SnapshotParent).filter((x): x is string => x !== null);
   }
 
   // --- create ---------------------------------------------------------------
@@ -340,17 +353,22 @@ export class ContainerService {
   private async run(ctx: Ctx, l: Live): Promise<void> {
     const rec = l.rec;
     const id = rec.Id;
+    if (l.cleanup !== undefined) await l.cleanup;
     const img = this.d.images.index.byId(rec.Image as Parameters<ImageService['index']['byId']>[0]);
     const bundle = this.bundle(id);
     const rootfs = this.rootfs(id);
-    await mkdir(rootfs, { recursive: true, mode: 0o700 });
-    const mounts = await this.d.snapshots.mounts(id);
-    await unmountQuiet(this.d.sys, rootfs);
-    mountAll(this.d.sys, mounts, rootfs);
+    // The network first: its namespace is made while the rootfs is mounted, and
+    // netavark's setup runs on while the runtime creates the container.
+    const netPlan = this.d.network.prepare(ctx, rec);
+    netPlan.catch(() => {}); // awaited below, or settled before the teardown on failure
     try {
+      await mkdir(rootfs, { recursive: true, mode: 0o700 });
+      const mounts = await this.d.snapshots.mounts(id);
+      await unmountQuiet(this.d.sys, rootfs);
+      mountAll(this.d.sys, mounts, rootfs);
       const user = await resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd ?? []);
       await this.ensureWorkdir(rootfs, rec.Config.WorkingDir, user.uid, user.gid);
-      const net = await this.d.network.prepare(ctx, rec);
+      const net = await netPlan;
       const files = await this.writeEtcFiles(rec, net);
       const hc = rec.HostConfig;
       const mountsOut: ResolvedMount[] = await this.d.volumes.resolve(ctx, rec, (p) => resolveInRoot(rootfs, p));
@@ -444,7 +462,8 @@ export class ContainerService {
         await this.d.conmon.remove(id).catch(() => {});
         throw e;
       });
-      await this.d.conmon.start(id);
+      // runc start's work, done in-process (see Runc.start).
+      await this.d.runc.start(id, created.pid);
       rec.State = {
         ...rec.State,
         Status: 'running',
@@ -466,6 +485,8 @@ export class ContainerService {
       this.logRotator?.start(id); // container-fs
     } catch (e) {
       await unmountQuiet(this.d.sys, rootfs);
+      // The sandbox exists once the plan settled (or prepare tore it down itself).
+      await netPlan.catch(() => {});
       await this.d.network.teardown(ctx, rec).catch((err: unknown) => ctx.log.warn('network teardown failed', { id, err: errorMessage(err) }));
       await this.d.volumes.release(ctx, rec).catch(() => {});
       if (!(e instanceof RuntimeStartError)) throw e;
@@ -491,16 +512,19 @@ export class ContainerService {
     const hostname = join(dir, 'hostname');
     const hosts = join(dir, 'hosts');
     const resolvConf = join(dir, 'resolv.conf');
-    await writeFile(hostname, `${rec.Config.Hostname}\n`);
     const hostNet = rec.HostConfig.NetworkMode === 'host';
-    if (hostNet) {
-      await writeFile(hosts, await readFile('/etc/hosts').catch(() => Buffer.from('127.0.0.1\tlocalhost\n')));
-    } else {
+    const hostsText = async (): Promise<string | Buffer> => {
+      if (hostNet) return readFile('/etc/hosts').catch(() => Buffer.from('127.0.0.1\tlocalhost\n'));
       // `--add-host name:host-gateway` means the default bridge's gateway, as in dockerd.
       const extra = (rec.HostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${net.hostGateway}`));
-      await writeFile(hosts, hostsFile(rec.Config.Hostname, rec.Config.Domainname, net.ips, extra));
-    }
-    await writeFile(resolvConf, await resolvConfFor(rec, hostNet, net.dnsServers));
+      return hostsFile(rec.Config.Hostname, rec.Config.Domainname, net.ips, extra);
+    };
+    // Three independent files on the start path: written at once.
+    await Promise.all([
+      writeFile(hostname, `${rec.Config.Hostname}\n`),
+      hostsText().then((t) => writeFile(hosts, t)),
+      resolvConfFor(rec, hostNet, net.dnsServers).then((t) => writeFile(resolvConf, t)),
+    ]);
     return { hosts, hostname, resolvConf };
   }
 
@@ -543,8 +567,11 @@ export class ContainerService {
     delete l.session;
     for (const a of l.attachers) a.end();
     l.attachers.clear();
-    await this.d.conmon.remove(id).catch(() => {});
     await unmountQuiet(this.d.sys, this.rootfs(id));
+    // runc delete (~15-30 ms) is off the exit path: `wait` and `run --rm` do not wait for it; a new run,
+    // the removal and (after a crash) init do. Then the unmount again, in case a process of a
+    // --pid=host container still held the rootfs.
+    l.cleanup = this.d.conmon.remove(id).catch(() => {}).then(() => unmountQuiet(this.d.sys, this.rootfs(id)));
     rec.State = { ...rec.State, Status: 'exited', Pid: 0, ConmonPid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: at.toISOString() };
     if (rec.State.Health !== undefined) rec.State.Health.Status = 'unhealthy';
     this.save(rec);
@@ -729,30 +756,42 @@ export class ContainerService {
     await this.finishRemove(ctx, l, false, opts.volumes);
   }
 
+  /**
+   * The container disappears first (record renamed to a name no container can
+   * take, so its own name is free; volumes released; waiters told: `run --rm`
+   * returns now), then its files are freed: runc's record, bundle, snapshot,
+   * state directory, network. The row goes last; a crash before that leaves
+   * it `removing`, and init finishes the job.
+   */
   private async finishRemove(ctx: Ctx, l: Live, quiet: boolean, removeVolumes = false): Promise<void> {
     const rec = l.rec;
     rec.State.Status = 'removing';
-    this.save(rec);
+    this.d.table.put(rec.Id, `/removing/${rec.Id}`, JSON.stringify(rec));
     for (const e of l.execIds) this.execs.delete(e);
-    await this.d.conmon.remove(rec.Id).catch(() => {});
     await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
     await this.d.volumes.forget(ctx, rec.Id, removeVolumes).catch((e: unknown) => ctx.log.warn('volume release failed', { id: rec.Id, err: errorMessage(e) }));
-    await rm(this.bundle(rec.Id), { recursive: true, force: true });
-    await this.d.snapshots.remove(rec.Id).catch((e: unknown) => {
-      if (!(e instanceof NotFoundError)) ctx.log.warn('snapshot removal failed', { id: rec.Id, err: errorMessage(e) });
-    });
-    await rm(this.stateDir(rec.Id), { recursive: true, force: true });
-    this.d.table.delete(rec.Id);
-    this.live.delete(rec.Id);
+    if (this.live.get(rec.Id) === l) this.live.delete(rec.Id);
     if (this.names.get(rec.Name) === rec.Id) this.names.delete(rec.Name);
+    this.removing.set(rec.Id, rec);
     if (!quiet) this.d.events.publish('container', 'destroy', rec.Id, { image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
     for (const w of l.removeWaiters) w();
     l.removeWaiters.clear();
     for (const w of l.exitWaiters) w();
     l.exitWaiters.clear();
-    // After the waiters (`run --rm` returns now); DELETE still answers after the network is gone.
-    await this.d.network.teardown(ctx, rec).catch((e: unknown) => ctx.log.warn('network teardown failed', { id: rec.Id, err: errorMessage(e) }));
-    this.d.network.forget(rec.Id);
+    try {
+      await (l.cleanup ?? this.d.conmon.remove(rec.Id).catch(() => {}));
+      await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
+      await this.d.snapshots.remove(rec.Id).catch((e: unknown) => {
+        if (!(e instanceof NotFoundError)) ctx.log.warn('snapshot removal failed', { id: rec.Id, err: errorMessage(e) });
+      });
+      await rm(this.bundle(rec.Id), { recursive: true, force: true });
+      await rm(this.stateDir(rec.Id), { recursive: true, force: true });
+      await this.d.network.teardown(ctx, rec).catch((e: unknown) => ctx.log.warn('network teardown failed', { id: rec.Id, err: errorMessage(e) }));
+      this.d.network.forget(rec.Id);
+      this.d.table.delete(rec.Id);
+    } finally {
+      this.removing.delete(rec.Id);
+    }
   }
 
   rename(ref: string, newName: string): void {
