@@ -12,7 +12,7 @@
  */
 import { lstatIfExists } from '../base/fsutil.js';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync } from 'node:fs';
 import { chmod, chown, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -119,23 +119,26 @@ export interface Entry {
 export async function walkSource(s: Source, o: ResolveOptions): Promise<Entry[]> {
   const out: Entry[] = [{ sub: '', abs: s.abs, st: s.st }];
   if (!s.st.isDirectory()) return out;
-  const walk = async (dir: string, sub: string): Promise<void> => {
-    for (const n of (await readdir(dir)).sort()) {
+  // Synchronous: a local tree (the context the daemon holds, or a stage's
+  // mounted root) whose metadata is in memory; a thread-pool round trip
+  // per entry costs more than the lstat itself.
+  const walk = (dir: string, sub: string): void => {
+    for (const n of readdirSync(dir).sort()) {
       const childSub = sub === '' ? n : `${sub}/${n}`;
       const ctxRel = s.rel === '' ? childSub : `${s.rel}/${childSub}`;
       const abs = join(dir, n);
-      const st = await lstat(abs);
+      const st = lstatSync(abs);
       const ignored = o.ignore?.ignores(ctxRel) === true || o.exclude?.ignores(childSub) === true || o.exclude?.ignores(ctxRel) === true;
       if (ignored) {
         // A re-included path below an ignored directory still needs the walk.
-        if (st.isDirectory() && !(o.ignore?.skipsDir(ctxRel) ?? true)) await walk(abs, childSub);
+        if (st.isDirectory() && !(o.ignore?.skipsDir(ctxRel) ?? true)) walk(abs, childSub);
         continue;
       }
       out.push({ sub: childSub, abs, st });
-      if (st.isDirectory()) await walk(abs, childSub);
+      if (st.isDirectory()) walk(abs, childSub);
     }
   };
-  await walk(s.abs, '');
+  walk(s.abs, '');
   return out;
 }
 

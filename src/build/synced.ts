@@ -24,8 +24,8 @@
  * request fails with 409 and the CLI sends everything instead.
  */
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstat, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../base/errors.js';
@@ -159,7 +159,7 @@ export class ContextStore {
       const want = new Map(p.entries.map((e) => [e.n, e]));
       // Remove what the manifest no longer has (or has as another type) first, so the tar lands as on an empty folder.
       const prune = async (dir: string, rel: string): Promise<void> => {
-        for (const d of await readdir(dir, { withFileTypes: true })) {
+        for (const d of readdirSync(dir, { withFileTypes: true })) {
           const r = rel === '' ? d.name : `${rel}/${d.name}`;
           const e = want.get(r);
           const same = e !== undefined && ((e.t === 'd' && d.isDirectory()) || (e.t === 'f' && d.isFile()) || (e.t === 'l' && d.isSymbolicLink()));
@@ -173,16 +173,20 @@ export class ContextStore {
       const sent = await extractHashed(this.sys, root, body);
       const c = await BuildContext.open(root, dockerfileName, async () => release());
       try {
-        // The regular files as found by a walk of real directories: a name is never resolved through a symlink.
+        // The regular files as found by a walk of real directories: a name is
+        // never resolved through a symlink. Synchronous: a folder the daemon
+        // owns, whose metadata is in memory; a thread-pool round trip per
+        // file would cost more than the lstat.
         const files = new Map<string, Stats>();
-        const walk = async (dir: string, rel: string): Promise<void> => {
-          for (const d of await readdir(dir, { withFileTypes: true })) {
+        const walk = (dir: string, rel: string): void => {
+          for (const d of readdirSync(dir, { withFileTypes: true })) {
             const r = rel === '' ? d.name : `${rel}/${d.name}`;
-            if (d.isDirectory()) await walk(join(dir, d.name), r);
-            else if (d.isFile()) files.set(r, await lstat(join(dir, d.name)));
+            if (d.isDirectory()) walk(join(dir, d.name), r);
+            else if (d.isFile()) files.set(r, lstatSync(join(dir, d.name)));
           }
         };
-        await walk(root, '');
+        walk(root, '');
+        let changed = records.size !== p.entries.filter((e) => e.t === 'f').length;
         const next: Record<string, FileRecord> = {};
         for (const e of p.entries) {
           if (e.t !== 'f') continue;
@@ -199,9 +203,12 @@ export class ContextStore {
             rec = old;
           }
           next[e.n] = rec;
+          if (rec !== records.get(e.n)) changed = true;
           c.addDigest(st, rec.digest);
         }
-        await writeFileAtomic(this.recordsPath(p.key), JSON.stringify(next), 0o600);
+        // Nothing sent and nothing gone: the records on disk already say this.
+        if (changed) await writeFileAtomic(this.recordsPath(p.key), JSON.stringify(next), 0o600);
+        else await utimes(this.recordsPath(p.key), new Date(), new Date()).catch(() => undefined); // its age orders eviction
       } catch (e) {
         // The records may no longer describe the folder: start it over next time.
         await rm(this.recordsPath(p.key), { force: true });

@@ -11,7 +11,7 @@
  * that send everything); the folder goes in sorted order so the tar is
  * stable.
  */
-import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -111,21 +111,23 @@ async function walkContext(root: string, dockerfileRel: string): Promise<Item[]>
   const ignore = new IgnoreMatcher(parseDockerignore(ignoreText));
   const keep = new Set([dockerfileRel, '.dockerignore', `${dockerfileRel}.dockerignore`, ...(dockerfileRel === 'Dockerfile' ? ['dockerfile'] : [])]);
   const items: Item[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const n of (await readdir(dir)).sort()) {
+  // Synchronous calls: a CLI waits for this walk anyway, and a thread-pool
+  // round trip per entry costs more than the lstat itself.
+  const walk = (dir: string, rel: string): void => {
+    for (const n of readdirSync(dir).sort()) {
       const abs = join(dir, n);
-      const name = relative(root, abs).split(sep).join('/');
-      const st = await lstat(abs, { bigint: true });
+      const name = rel === '' ? n : `${rel}/${n}`;
+      const st = lstatSync(abs, { bigint: true });
       if (!ignore.empty && !keep.has(name) && ignore.ignores(name)) {
         // A re-included path below an ignored directory still needs the walk.
-        if (st.isDirectory() && !ignore.skipsDir(name)) await walk(abs);
+        if (st.isDirectory() && !ignore.skipsDir(name)) walk(abs, name);
         continue;
       }
       items.push({ name, st, abs });
-      if (st.isDirectory()) await walk(abs);
+      if (st.isDirectory()) walk(abs, name);
     }
   };
-  await walk(root);
+  walk(root, '');
   return items;
 }
 
