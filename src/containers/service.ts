@@ -443,7 +443,8 @@ export class ContainerService {
           logPath: this.logPath(id),
           ...(logSizeMax !== undefined ? { logSizeMax } : {}),
           stdin: rec.Config.OpenStdin,
-          stdinOnce: rec.Config.StdinOnce,
+          // moby closes stdin after the first attach only without a TTY (container/stream/attach.go)
+          stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
           name: rec.Name,
         });
       } catch (e) {
@@ -843,8 +844,8 @@ export class ContainerService {
       s.stdin.write(b);
     });
     input.on('end', () => {
-      // StdinOnce: the first client's EOF closes the container's stdin.
-      if (l.rec.Config.StdinOnce) s.stdin.end();
+      // StdinOnce: the first client's EOF closes the container's stdin (not a TTY's: detach keys leave it open).
+      if (l.rec.Config.StdinOnce && !l.rec.Config.Tty) s.stdin.end();
     });
     input.resume();
   }
@@ -988,7 +989,7 @@ export class ContainerService {
     }, this.d.host.lastCap);
     this.d.events.publish('container', `exec_start: ${e.Cmd.join(' ')}`, l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID });
     const helper = this.d.execHelper;
-    if (helper !== undefined && io !== undefined && !e.Tty && l.rec.State.Pid > 0 && this.d.runtimeIsRunc) {
+    if (helper !== undefined && io !== undefined && !e.Tty && l.rec.State.Pid > 0 && this.d.runtimeIsRunc && (await helper.canRun(spec.linux?.seccomp))) {
       if (!proc.env.some((v) => v.startsWith('HOME='))) {
         // runc's rule: without HOME in the environment, the user's passwd home (or /)
         const home = user?.home ?? (await resolveUser(this.rootfs(l.rec.Id), String(proc.user.uid)).then((u) => u.home, () => '/'));

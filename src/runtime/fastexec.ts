@@ -162,6 +162,16 @@ export class ExecHelper {
     return out;
   }
 
+  /**
+   * Whether this helper can run execs under `profile`: false when libseccomp
+   * (through the helper) cannot compile it, e.g. an action berth-exec does not
+   * know; the caller then uses runc, which reports its own error.
+   */
+  async canRun(profile: OciSeccomp | undefined): Promise<boolean> {
+    if (profile === undefined) return true;
+    return this.program(profile).then(() => true, () => false);
+  }
+
   private cgroupFiles(pid: number): Promise<string[]> {
     let p = this.cgroups.get(pid);
     if (p === undefined) {

@@ -5,7 +5,8 @@
  * store, an object store) implements this and nothing above it changes.
  *
  * Guarantees every driver must give:
- *  - `put` and `move` are atomic: readers see the old value or the new one.
+ *  - `put` and `move` are atomic and durable: readers see the old value or
+ *    the new one, and after a crash a committed key has all its bytes.
  *  - `writer` appends to a private key that is never read as committed
  *    content; `move` of that key is the commit.
  */
@@ -24,7 +25,7 @@ export interface AppendWriter {
   readonly size: number;
   /** Pipes `src` onto the end of the key; resolves with bytes written from `src`. */
   append(src: Readable | AsyncIterable<Buffer>, onChunk?: (b: Buffer) => void): Promise<number>;
-  /** Flushes to stable storage and closes. */
+  /** Closes; durability comes with `move`, the commit. */
   close(): Promise<void>;
 }
 
