@@ -1,8 +1,9 @@
 /**
  * `berth registry serve` and `berth registry garbage-collect`.
  *
- * Configuration is JSON (no YAML parser is installed), with flags
- * overriding it:
+ * `--config` takes Distribution's config.yml (the parts berth has; see
+ * distconfig.ts) or berth's own shape, in JSON or YAML, with flags
+ * overriding it. berth's own shape:
  *
  *   {
  *     "addr": "0.0.0.0:5000",
@@ -28,6 +29,7 @@
  * anonymous users get none.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { createLogger, type Logger, type LogLevel } from '../base/log.js';
 import { errorMessage } from '../base/errors.js';
 import { createRegistry, type RegistryOptions } from './server.js';
@@ -37,6 +39,7 @@ import type { Action } from './auth/types.js';
 import { FsDriver } from './storage/fs.js';
 import { RegistryStore } from './storage/store.js';
 import { garbageCollect } from './gc.js';
+import { isDistributionConfig, parseDistributionConfig } from './distconfig.js';
 
 export const DEFAULT_ADDR = '0.0.0.0:5000';
 export const DEFAULT_ROOT = '/var/lib/berth-registry';
@@ -71,9 +74,14 @@ function obj(v: unknown, what: string): Record<string, unknown> | undefined {
 const ACTIONS: ReadonlySet<string> = new Set(['pull', 'push', 'delete', '*']);
 const LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 
-/** Validates the JSON config; unknown keys are ignored so Distribution-shaped files half-work. */
+const TOP_KEYS: ReadonlySet<string> = new Set(['addr', 'root', 'logLevel', 'delete', 'tls', 'auth', 'gc']);
+
+/** Validates berth's own config shape; an unknown top-level key is an error, not a setting silently dropped. */
 export function parseConfig(raw: unknown): FileConfig {
   const r = obj(raw, 'top level') ?? {};
+  for (const k of Object.keys(r)) {
+    if (!TOP_KEYS.has(k)) throw new Error(`config: unknown setting ${k} (berth's keys: ${[...TOP_KEYS].join(', ')}; a Distribution config.yml starts with version: 0.1)`);
+  }
   const out: FileConfig = {};
   const addr = str(r.addr, 'addr');
   if (addr !== undefined) out.addr = addr;
@@ -151,12 +159,49 @@ export function parseConfig(raw: unknown): FileConfig {
   return out;
 }
 
-/** `90s`, `15m`, `1h`, `2d`, or plain milliseconds. */
+/** `90s`, `15m`, `1h`, `2d`, Go's `1h30m`, or plain milliseconds. */
 export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
-  if (m === null) throw new Error(`invalid duration ${s}`);
-  const mult: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
-  return Math.round(Number(m[1]) * (mult[m[2] ?? 'ms'] ?? 1));
+  const t = s.trim();
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t));
+  const mult: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
+  const part = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)/y;
+  let ms = 0;
+  let at = 0;
+  while (at < t.length) {
+    part.lastIndex = at;
+    const m = part.exec(t);
+    if (m === null) throw new Error(`invalid duration ${s}`);
+    ms += Number(m[1]) * (mult[m[2]!] ?? 1);
+    at = part.lastIndex;
+  }
+  if (t === '') throw new Error(`invalid duration ${s}`);
+  return Math.round(ms);
+}
+
+/**
+ * Reads `--config`: YAML or JSON (YAML parses both), Distribution's shape
+ * when it has `version`, else berth's. Returns berth's shape and the
+ * Distribution settings that were accepted without effect.
+ */
+export function readConfigFile(path: string): { cfg: FileConfig; ignored: string[] } {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8')) as unknown;
+  } catch (e) {
+    throw new Error(`config ${path}: ${errorMessage(e)}`);
+  }
+  if (!isDistributionConfig(raw)) return { cfg: parseConfig(raw ?? {}), ignored: [] };
+  const d = parseDistributionConfig(raw);
+  const cfg: FileConfig = {};
+  if (d.addr !== undefined) cfg.addr = d.addr;
+  if (d.root !== undefined) cfg.root = d.root;
+  if (d.logLevel !== undefined) cfg.logLevel = d.logLevel;
+  if (d.delete !== undefined) cfg.delete = d.delete;
+  if (d.tls !== undefined) cfg.tls = d.tls;
+  if (d.htpasswd !== undefined) cfg.auth = { htpasswd: d.htpasswd };
+  if (d.token !== undefined) cfg.auth = { token: { realm: d.token.realm, service: d.token.service, issuer: d.token.issuer, key: d.token.rootcertbundle, issue: false } };
+  if (d.uploadGrace !== undefined) cfg.gc = { uploadGrace: d.uploadGrace };
+  return { cfg, ignored: d.ignored };
 }
 
 /** Splits `--flag value` / `--flag=value` / `--bool`. */
@@ -200,7 +245,7 @@ Serve an OCI distribution-spec v1.1 registry in the foreground.
 Options:
   --addr HOST:PORT            listen address (default ${DEFAULT_ADDR})
   --root DIR                  storage root (default ${DEFAULT_ROOT})
-  --config FILE               JSON configuration (see src/registry/cli.ts)
+  --config FILE               Distribution's config.yml, or berth's JSON/YAML configuration
   --htpasswd FILE             bcrypt htpasswd users (basic auth, or the token issuer's users)
   --tls-cert FILE, --tls-key FILE
   --auth-token-realm URL      enable token auth: the realm clients fetch tokens from
@@ -220,10 +265,11 @@ interface Loaded {
 
 function load(flags: Map<string, string>, write: (s: string) => void): Loaded {
   const cfgPath = flags.get('config');
-  const cfg = cfgPath !== undefined ? parseConfig(JSON.parse(readFileSync(cfgPath, 'utf8')) as unknown) : {};
+  const { cfg, ignored } = cfgPath !== undefined ? readConfigFile(cfgPath) : { cfg: {}, ignored: [] };
   const level = (flags.get('log-level') ?? cfg.logLevel ?? 'info') as LogLevel;
   if (!LEVELS.has(level)) throw new Error(`invalid log level ${level}`);
   const log = createLogger(level, write).with({ component: 'registry' });
+  for (const what of ignored) log.warn('config setting has no effect in berth', { setting: what });
   const root = flags.get('root') ?? cfg.root ?? DEFAULT_ROOT;
   const opts: RegistryOptions = { root, log, deleteEnabled: flags.get('no-delete') === 'true' ? false : (cfg.delete ?? true) };
 
