@@ -26,7 +26,7 @@ export interface NvNetwork {
   driver: 'bridge';
   network_interface: string;
   subnets: { subnet: string; gateway?: string }[];
-  ipv6_enabled: false;
+  ipv6_enabled: boolean;
   internal: boolean;
   dns_enabled: boolean;
   ipam_options: { driver: 'host-local' };
@@ -189,9 +189,10 @@ export class Netavark {
    * Frees a bridge netavark no longer sees as in use (its keeper gone, no
    * container on it): netavark removes a bridge and its chains only when a
    * teardown leaves it empty, so one scratch endpoint is set up and torn down.
-   * `address` is any free host address of the network's subnet.
+   * `addresses`: a free host address in each of the network's subnets
+   * (netavark 1.4 panics on a dual-stack network given fewer).
    */
-  async releaseBridge(net: NvNetwork, address: string): Promise<void> {
+  async releaseBridge(net: NvNetwork, addresses: string[]): Promise<void> {
     // Gone already, or still held by someone else (another daemon on the same --bridge): the last teardown frees it.
     const ports = await readdir(`/sys/class/net/${net.network_interface}/brif`).catch(() => undefined);
     if (ports === undefined || ports.length > 0) return;
@@ -200,7 +201,7 @@ export class Netavark {
     const req: NvRequest = {
       container_id: randomBytes(32).toString('hex'),
       container_name: 'berth-release',
-      networks: { [net.name]: { interface_name: 'eth0', static_ips: [address] } },
+      networks: { [net.name]: { interface_name: 'eth0', static_ips: addresses } },
       network_info: { [net.name]: { ...net, dns_enabled: false } },
     };
     try {

@@ -25,6 +25,7 @@ import { KeyedMutex } from '../base/mutex.js';
 import type { EventBus } from '../events/bus.js';
 import type { NetworkTable } from '../metadata/networks.js';
 import { cidrString, contains, hostRoutes, ipString, macFor, mask, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { cidr6String, contains6, ip6String, isV6, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { keeperName, type Netavark, type NvNetwork, type NvRequest } from './netavark.js';
 import { parsePortKey, portRequests, PortAllocator, type PortMapping } from './ports.js';
 
@@ -83,6 +84,8 @@ export interface NetworkAttacher {
   summaryNetworks(c: NetContainer): Record<string, unknown>;
   /** Names and IDs of the networks a container belongs to (ps --filter network=). */
   networksOf(containerId: string): { id: string; name: string }[];
+  /** A running container's IPv4 address on a network (name or ID), if it has one there. */
+  addressOn(containerId: string, network: string): string | undefined;
   /** Registers who rewrites a running container's /etc/hosts on connect and disconnect. */
   onHostsChange?(hook: HostsHook): void;
 }
@@ -119,6 +122,8 @@ interface NetDoc {
 
 interface Active {
   ip: string;
+  /** On an IPv6-enabled network: the endpoint's IPv6 address too. */
+  ip6?: string;
   mac: string;
   endpointId: string;
   iface: string;
@@ -129,6 +134,8 @@ interface Member {
   networkName: string;
   aliases: string[] | null;
   ipv4: string;
+  /** --ip6 (IPAMConfig.IPv6Address); absent in records older than IPv6 networks. */
+  ipv6?: string;
   mac: string;
   order: number;
   active?: Active;
@@ -200,6 +207,8 @@ export class NetworkService implements NetworkAttacher {
   private readonly sandboxes = new Map<string, Sandbox>();
   /** network ID → leased addresses. */
   private readonly leases = new Map<string, Set<number>>();
+  /** network ID → leased IPv6 addresses. */
+  private readonly leases6 = new Map<string, Set<bigint>>();
   private readonly ports = new PortAllocator();
   private readonly lock = new KeyedMutex();
   private readonly pending = new Set<Promise<void>>();
@@ -245,6 +254,7 @@ export class NetworkService implements NetworkAttacher {
         this.memberMap(row.container_id).set(row.network_id, m);
         this.order = Math.max(this.order, m.order + 1);
         if (m.active !== undefined) this.leaseSet(m.networkId).add(parseIp(m.active.ip) ?? 0);
+        if (m.active?.ip6 !== undefined) this.leaseSet6(m.networkId).add(parseIp6(m.active.ip6) ?? 0n);
       } catch (e) {
         this.o.log.error('network membership unreadable; skipping', { id: row.container_id, err: errorMessage(e) });
       }
@@ -352,6 +362,15 @@ export class NetworkService implements NetworkAttacher {
     return m;
   }
 
+  private leaseSet6(networkId: string): Set<bigint> {
+    let s = this.leases6.get(networkId);
+    if (s === undefined) {
+      s = new Set();
+      this.leases6.set(networkId, s);
+    }
+    return s;
+  }
+
   private leaseSet(networkId: string): Set<number> {
     let s = this.leases.get(networkId);
     if (s === undefined) {
@@ -380,8 +399,17 @@ export class NetworkService implements NetworkAttacher {
     return n.builtin === undefined;
   }
 
+  /** The IPv6 subnet of an IPv6-enabled bridge network; the gateway is the subnet's first address unless one was given. */
+  private subnet6Of(n: NetDoc): { net: Cidr6; gateway: bigint } | undefined {
+    const cfg = n.IPAM.Config.find((c) => isV6(c.Subnet));
+    if (cfg === undefined || n.Driver !== 'bridge' || !n.EnableIPv6) return undefined;
+    const net = parseCidr6(cfg.Subnet).net;
+    const gateway = cfg.Gateway !== undefined && cfg.Gateway !== '' ? (parseIp6(cfg.Gateway) ?? net.base + 1n) : net.base + 1n;
+    return { net, gateway };
+  }
+
   private subnetOf(n: NetDoc): { net: Cidr; gateway: number; range: Cidr } | undefined {
-    const cfg = n.IPAM.Config[0];
+    const cfg = n.IPAM.Config.find((c) => !isV6(c.Subnet));
     if (cfg === undefined || n.Driver !== 'bridge') return undefined;
     const net = parseCidr(cfg.Subnet).net;
     const gateway = cfg.Gateway !== undefined && cfg.Gateway !== '' ? (parseIp(cfg.Gateway) ?? net.base + 1) : net.base + 1;
@@ -391,19 +419,25 @@ export class NetworkService implements NetworkAttacher {
 
   // --- membership (create, connect, disconnect) -----------------------------------
 
-  private endpointSettings(raw: unknown): { aliases: string[] | null; ipv4: string; mac: string } {
+  private endpointSettings(raw: unknown): { aliases: string[] | null; ipv4: string; ipv6: string; mac: string } {
     const e = obj(raw);
     const ipam = obj(e['IPAMConfig']);
-    return { aliases: strsOf(e, 'Aliases'), ipv4: strOf(ipam, 'IPv4Address'), mac: strOf(e, 'MacAddress') };
+    return { aliases: strsOf(e, 'Aliases'), ipv4: strOf(ipam, 'IPv4Address'), ipv6: strOf(ipam, 'IPv6Address'), mac: strOf(e, 'MacAddress') };
   }
 
   /** Docker's rules for per-network settings. */
-  private checkEndpoint(n: NetDoc, s: { aliases: string[] | null; ipv4: string }): void {
+  private checkEndpoint(n: NetDoc, s: { aliases: string[] | null; ipv4: string; ipv6: string }): void {
     if (n.Driver !== 'bridge') return;
     if (!this.isUserDefined(n)) {
       if (s.aliases !== null && s.aliases.length > 0) throw new InvalidArgumentError('network-scoped alias is supported only for containers in user defined networks');
-      if (s.ipv4 !== '') throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
+      if (s.ipv4 !== '' || s.ipv6 !== '') throw new InvalidArgumentError('user specified IP address is supported on user defined networks only');
       return;
+    }
+    if (s.ipv6 !== '') {
+      const ip = parseIp6(s.ipv6);
+      if (ip === undefined) throw new InvalidArgumentError(`invalid IPv6 address: ${s.ipv6}`);
+      const sn = this.subnet6Of(n);
+      if (sn === undefined || !contains6(sn.net, ip)) throw new InvalidArgumentError(`no configured subnet or ip-range contain the IP address ${s.ipv6}`);
     }
     if (s.ipv4 !== '') {
       const ip = parseIp(s.ipv4);
@@ -431,7 +465,7 @@ export class NetworkService implements NetworkAttacher {
     for (const [n, raw] of list) {
       const s = this.endpointSettings(raw);
       this.checkEndpoint(n, s);
-      members.push({ networkId: n.Id, networkName: n.Name, aliases: s.aliases, ipv4: s.ipv4, mac: s.mac || (n.Id === primary.Id ? (c.Config.MacAddress ?? '') : ''), order: this.order++ });
+      members.push({ networkId: n.Id, networkName: n.Name, aliases: s.aliases, ipv4: s.ipv4, ...(s.ipv6 !== '' ? { ipv6: s.ipv6 } : {}), mac: s.mac || (n.Id === primary.Id ? (c.Config.MacAddress ?? '') : ''), order: this.order++ });
     }
     const mm = this.memberMap(c.Id);
     for (const m of members) {
@@ -459,7 +493,7 @@ export class NetworkService implements NetworkAttacher {
       if (mm.has(n.Id)) throw new ForbiddenError(`endpoint with name ${c.Name} already exists in network ${n.Name}`);
       const s = this.endpointSettings(body['EndpointConfig']);
       this.checkEndpoint(n, s);
-      const m: Member = { networkId: n.Id, networkName: n.Name, aliases: s.aliases, ipv4: s.ipv4, mac: s.mac, order: this.order++ };
+      const m: Member = { networkId: n.Id, networkName: n.Name, aliases: s.aliases, ipv4: s.ipv4, ...(s.ipv6 !== '' ? { ipv6: s.ipv6 } : {}), mac: s.mac, order: this.order++ };
       const sb = this.sandboxes.get(c.Id);
       if (sb !== undefined) {
         mm.set(n.Id, m);
@@ -560,7 +594,7 @@ export class NetworkService implements NetworkAttacher {
         for (const m of ordered) plan.push(await this.plan(c, sb, m, plan.length === 0));
         planned({
           netnsPath: sb.netns,
-          ips: ordered.map((m) => m.active?.ip).filter((x): x is string => x !== undefined),
+          ips: ordered.flatMap((m) => [m.active?.ip, m.active?.ip6]).filter((x): x is string => x !== undefined),
           dnsServers: plan.filter((x) => this.isUserDefined(x.n)).map((x) => ipString(this.subnetOf(x.n)!.gateway)).slice(0, 1),
           hostGateway: this.hostGateway(),
           ready,
@@ -601,6 +635,8 @@ export class NetworkService implements NetworkAttacher {
     while (used.has(`eth${i}`)) i++;
     const mac = m.mac !== '' ? m.mac : macFor(ip);
     m.active = { ip: ipString(ip), mac, endpointId: newId(), iface: `eth${i}` };
+    const sn6 = this.subnet6Of(n);
+    if (sn6 !== undefined) m.active.ip6 = ip6String(this.lease6(n, sn6, m.ipv6 ?? ''));
     this.saveMember(c.Id, m);
     let portMaps: PortMapping[] = [];
     if (withPorts && !n.Internal) {
@@ -612,7 +648,7 @@ export class NetworkService implements NetworkAttacher {
     const req: NvRequest = {
       container_id: c.Id,
       container_name: c.Name,
-      networks: { [n.Name]: { interface_name: m.active.iface, static_ips: [m.active.ip], static_mac: mac, ...(aliases.length > 0 ? { aliases } : {}) } },
+      networks: { [n.Name]: { interface_name: m.active.iface, static_ips: m.active.ip6 !== undefined ? [m.active.ip, m.active.ip6] : [m.active.ip], static_mac: mac, ...(aliases.length > 0 ? { aliases } : {}) } },
       network_info: { [n.Name]: this.nvNetwork(n, sn) },
       ...(portMaps.length > 0
         ? { port_mappings: portMaps.filter((p) => !p.hostIp.includes(':')).map((p) => ({ host_ip: p.hostIp === '0.0.0.0' ? '' : p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.proto })) }
@@ -657,8 +693,10 @@ export class NetworkService implements NetworkAttacher {
       const broadcast = (sn.net.base | ~mask(sn.net.prefix)) >>> 0;
       let ip = sn.net.base + 1;
       while (ip === sn.gateway && ip + 1 < broadcast) ip++;
+      const sn6 = this.subnet6Of(n);
+      const ip6 = sn6 !== undefined ? [ip6String(sn6.gateway === sn6.net.base + 1n ? sn6.net.base + 2n : sn6.net.base + 1n)] : [];
       // Also when no keeper was found: a crash between its removal and this leaves an empty bridge behind.
-      await this.o.netavark.releaseBridge(this.nvNetwork(n, sn), ipString(ip));
+      await this.o.netavark.releaseBridge(this.nvNetwork(n, sn), [ipString(ip), ...ip6]);
     } catch (e) {
       this.o.log.warn('releasing the bridge failed', { network: n.Name, err: errorMessage(e) });
     }
@@ -693,6 +731,7 @@ export class NetworkService implements NetworkAttacher {
   }
 
   private nvNetwork(n: NetDoc, sn: { net: Cidr; gateway: number }): NvNetwork {
+    const sn6 = this.subnet6Of(n);
     const options: Record<string, string> = {};
     const mtu = n.Options['com.docker.network.driver.mtu'];
     if (mtu !== undefined && mtu !== '' && mtu !== '1500') options['mtu'] = mtu;
@@ -701,8 +740,8 @@ export class NetworkService implements NetworkAttacher {
       id: n.Id,
       driver: 'bridge',
       network_interface: this.bridgeOf(n),
-      subnets: [{ subnet: cidrString(sn.net), gateway: ipString(sn.gateway) }],
-      ipv6_enabled: false,
+      subnets: [{ subnet: cidrString(sn.net), gateway: ipString(sn.gateway) }, ...(sn6 !== undefined ? [{ subnet: cidr6String(sn6.net), gateway: ip6String(sn6.gateway) }] : [])],
+      ipv6_enabled: sn6 !== undefined,
       internal: n.Internal,
       dns_enabled: this.isUserDefined(n),
       ipam_options: { driver: 'host-local' },
@@ -729,10 +768,30 @@ export class NetworkService implements NetworkAttacher {
     throw new UnavailableAddresses(n.Name);
   }
 
+  /** The requested IPv6 address, or the lowest free one after the gateway. */
+  private lease6(n: NetDoc, sn: { net: Cidr6; gateway: bigint }, want: string): bigint {
+    const set = this.leaseSet6(n.Id);
+    if (want !== '') {
+      const ip = parseIp6(want)!;
+      if (set.has(ip) || ip === sn.gateway) throw new ConflictError(`Address already in use`);
+      set.add(ip);
+      return ip;
+    }
+    const last = sn.net.base | (((1n << 128n) - 1n) >> BigInt(sn.net.prefix));
+    for (let ip = sn.net.base + 1n; ip < last; ip++) {
+      if (ip === sn.gateway || set.has(ip)) continue;
+      set.add(ip);
+      return ip;
+    }
+    throw new ForbiddenError(`no available IPv6 addresses on this network's address pools: ${n.Name}`);
+  }
+
   private unlease(m: Member): void {
     if (m.active === undefined) return;
     const ip = parseIp(m.active.ip);
     if (ip !== undefined) this.leases.get(m.networkId)?.delete(ip);
+    const ip6 = m.active.ip6 !== undefined ? parseIp6(m.active.ip6) : undefined;
+    if (ip6 !== undefined) this.leases6.get(m.networkId)?.delete(ip6);
     delete m.active;
   }
 
@@ -802,8 +861,10 @@ export class NetworkService implements NetworkAttacher {
     const user = n !== undefined && this.isUserDefined(n) && n.Driver === 'bridge';
     let aliases: string[] | null = m.aliases;
     if (user && a !== undefined) aliases = [...new Set([...(m.aliases ?? []), c.Id.slice(0, 12)])];
+    const sn6 = n !== undefined ? this.subnet6Of(n) : undefined;
+    const ipam = { ...(m.ipv4 !== '' ? { IPv4Address: m.ipv4 } : {}), ...(m.ipv6 !== undefined && m.ipv6 !== '' ? { IPv6Address: m.ipv6 } : {}) };
     return {
-      IPAMConfig: m.ipv4 !== '' ? { IPv4Address: m.ipv4 } : null,
+      IPAMConfig: Object.keys(ipam).length > 0 ? ipam : null,
       Links: null,
       Aliases: aliases,
       NetworkID: m.networkId,
@@ -811,9 +872,9 @@ export class NetworkService implements NetworkAttacher {
       Gateway: a !== undefined && sn !== undefined && !(n?.Internal ?? false) ? ipString(sn.gateway) : '',
       IPAddress: a?.ip ?? '',
       IPPrefixLen: a !== undefined && sn !== undefined ? sn.net.prefix : 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: a?.ip6 !== undefined && sn6 !== undefined && !(n?.Internal ?? false) ? ip6String(sn6.gateway) : '',
+      GlobalIPv6Address: a?.ip6 ?? '',
+      GlobalIPv6PrefixLen: a?.ip6 !== undefined && sn6 !== undefined ? sn6.net.prefix : 0,
       MacAddress: a?.mac ?? '',
       DriverOpts: null,
     };
@@ -874,6 +935,11 @@ export class NetworkService implements NetworkAttacher {
     return out;
   }
 
+  addressOn(containerId: string, network: string): string | undefined {
+    const n = this.find(network);
+    return n !== undefined ? this.members.get(containerId)?.get(n.Id)?.active?.ip : undefined;
+  }
+
   networksOf(containerId: string): { id: string; name: string }[] {
     return [...(this.members.get(containerId)?.values() ?? [])].map((m) => ({ id: m.networkId, name: this.nets.get(m.networkId)?.Name ?? m.networkName }));
   }
@@ -900,7 +966,9 @@ export class NetworkService implements NetworkAttacher {
         } catch {
           // removed meanwhile
         }
-        containers[cid] = { Name: name, EndpointID: m.active!.endpointId, MacAddress: m.active!.mac, IPv4Address: `${m.active!.ip}/${sn?.net.prefix ?? 32}`, IPv6Address: '' };
+        const sn6 = this.subnet6Of(n);
+        const ip6 = m.active!.ip6 !== undefined && sn6 !== undefined ? `${m.active!.ip6}/${sn6.net.prefix}` : '';
+        containers[cid] = { Name: name, EndpointID: m.active!.endpointId, MacAddress: m.active!.mac, IPv4Address: `${m.active!.ip}/${sn?.net.prefix ?? 32}`, IPv6Address: ip6 };
       }
     }
     return {
@@ -991,9 +1059,12 @@ export class NetworkService implements NetworkAttacher {
     const driver = strOf(b, 'Driver') || 'bridge';
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
-    if (boolOf(b, 'EnableIPv6')) throw new InvalidArgumentError('IPv6 networks are not supported by berth');
+    const ipv6 = boolOf(b, 'EnableIPv6');
     const ipam = obj(b['IPAM']);
-    const cfgs = Array.isArray(ipam['Config']) ? (ipam['Config'] as unknown[]).map(obj) : [];
+    const all = Array.isArray(ipam['Config']) ? (ipam['Config'] as unknown[]).map(obj) : [];
+    // IPv4 and IPv6 pools may come in any order: each family is configured on its own.
+    const cfgs = all.filter((c) => !isV6(strOf(c, 'Subnet')));
+    const cfg6 = this.ipv6Config(all.filter((c) => isV6(strOf(c, 'Subnet'))), ipv6);
     const options = strMapOf(b, 'Options');
     const labels = strMapOf(b, 'Labels');
     let cfg: IpamConfig;
@@ -1028,8 +1099,8 @@ export class NetworkService implements NetworkAttacher {
     const bridge = options['com.docker.network.bridge.name'] ?? `br-${id.slice(0, 12)}`;
     if (bridge.length > 15) throw new InvalidArgumentError(`bridge name ${bridge} is longer than 15 characters`);
     const n: NetDoc = {
-      Name: name, Id: id, Created: nowNano(), Scope: 'local', Driver: 'bridge', EnableIPv6: false,
-      IPAM: { Driver: strOf(ipam, 'Driver') || 'default', Options: strMapOf(ipam, 'Options'), Config: [cfg] },
+      Name: name, Id: id, Created: nowNano(), Scope: 'local', Driver: 'bridge', EnableIPv6: ipv6,
+      IPAM: { Driver: strOf(ipam, 'Driver') || 'default', Options: strMapOf(ipam, 'Options'), Config: cfg6 !== undefined ? [cfg, cfg6] : [cfg] },
       Internal: boolOf(b, 'Internal'), Attachable: boolOf(b, 'Attachable'), Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
       Options: options, Labels: labels, bridge,
     };
@@ -1037,6 +1108,37 @@ export class NetworkService implements NetworkAttacher {
     this.o.table.putNetwork(id, name, JSON.stringify(n));
     this.o.events.publish('network', 'create', id, { name, type: 'bridge' });
     return { Id: id, Warning: '' };
+  }
+
+  /**
+   * The IPv6 pool of a new network. dockerd 20.10 has no default IPv6 pools:
+   * `--ipv6` needs a `--subnet` of that family; the gateway is shown only when
+   * given (the subnet's first address serves otherwise).
+   */
+  private ipv6Config(given: Obj[], enabled: boolean): IpamConfig | undefined {
+    const g = given[0];
+    if (g === undefined) {
+      if (!enabled) return undefined;
+      throw new ForbiddenError('could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    }
+    // As dockerd: host bits are allowed (the network is kept), and without --ipv6 the pool is recorded but unused.
+    const sub = strOf(g, 'Subnet');
+    const p = parseCidr6(sub);
+    if (p.net.prefix > 126) throw new InvalidArgumentError(`invalid subnet ${sub}: too small`);
+    for (const n of this.nets.values()) {
+      const c = n.IPAM.Config.find((x) => isV6(x.Subnet));
+      const o = c !== undefined ? { net: parseCidr6(c.Subnet).net } : undefined;
+      if (o !== undefined && overlaps6(o.net, p.net)) throw new ForbiddenError('Pool overlaps with other one on this address space');
+    }
+    const out: IpamConfig = { Subnet: cidr6String(p.net) };
+    const gw = strOf(g, 'Gateway');
+    if (gw !== '') {
+      const ip = parseIp6(gw);
+      if (ip === undefined || !contains6(p.net, ip)) throw new InvalidArgumentError(`Invalid gateway ${gw}: not in subnet ${out.Subnet}`);
+      out.Gateway = ip6String(ip);
+    }
+    if (strOf(g, 'IPRange') !== '') throw new InvalidArgumentError('IPv6 ip-range is not supported by berth');
+    return out;
   }
 
   async remove(ref: string): Promise<void> {
@@ -1065,6 +1167,7 @@ export class NetworkService implements NetworkAttacher {
     }
     this.nets.delete(n.Id);
     this.leases.delete(n.Id);
+    this.leases6.delete(n.Id);
     this.o.table.deleteNetwork(n.Id);
     this.o.events.publish('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
   }
