@@ -144,6 +144,8 @@ export interface HostConfigIn {
   Devices: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
   OomScoreAdj: number;
   Mounts?: MountSpec[];
+  /** --link: as sent (`name:alias`), stored as `/name:/linker/alias` by the container service. */
+  Links?: string[];
 }
 
 export interface CreateBody {
@@ -326,6 +328,8 @@ export function parseCreateBody(raw: unknown): CreateBody {
   const init = bool(h, 'Init');
   if (init !== undefined) host.Init = init;
   if (mounts !== undefined) host.Mounts = mounts;
+  const links = strs(h, 'Links');
+  if (links !== undefined && links.length > 0) host.Links = links;
   if (host.Memory > 0 && host.Memory < 6 * 1024 * 1024) throw new InvalidArgumentError('Minimum memory limit allowed is 6MB');
   if (host.NanoCpus < 0) throw new InvalidArgumentError('Range of CPUs is from 0.01 to the number of CPUs available');
   if (host.MemorySwap > 0 && host.Memory > 0 && host.MemorySwap < host.Memory) {

@@ -40,6 +40,7 @@ import { mountAll, unmountAll } from '../snapshots/mount.js';
 import type { Snapshotter } from '../snapshots/types.js';
 import { parseCreateBody, type CreateBody } from './body.js';
 import { checkName, randomName } from './names.js';
+import { linkEnv, linkHostEntry, linkPath, parseLink, splitLinkPath } from './links.js';
 import { humanStatus, isRunning, newState, ZERO_TIME, type ContainerRecord } from './model.js';
 import { signalNumber } from './signals.js';
 import type { NetworkAttacher } from '../network/service.js';
@@ -266,6 +267,7 @@ export class ContainerService {
       }
     } else cname = randomName((n) => this.names.has(n));
     this.checkNetworkMode(body.host.NetworkMode);
+    if (body.host.Links !== undefined) body.host.Links = this.resolveLinks(body.host.Links, body.host.NetworkMode, cname);
 
     const id = newId();
     const parent = chainIds(img.config.rootfs.diff_ids).at(-1) ?? null;
@@ -319,6 +321,52 @@ export class ContainerService {
     return { Id: id, Warnings: [] };
   }
 
+  /** --link at create: every target must exist; stored as inspect shows them (`/target:/linker/alias`). */
+  private resolveLinks(links: readonly string[], mode: string, linker: string): string[] {
+    for (const kind of ['host', 'container']) {
+      if (mode === kind || (kind === 'container' && mode.startsWith('container:'))) {
+        throw new InvalidArgumentError(`conflicting options: ${kind} type networking can't be used with links. This would result in undefined behavior`);
+      }
+    }
+    return links.map((spec) => {
+      const { name, alias } = parseLink(spec);
+      const t = this.find(name);
+      // 400, not 404: the CLI would take a 404 on create for a missing image and try to pull it.
+      if (t === undefined) throw new InvalidArgumentError(`could not get container for ${name}: No such container: ${name}`);
+      return linkPath(t.rec.Name, linker, alias);
+    });
+  }
+
+  /**
+   * At start: every linked container must run. On the default bridge a link
+   * gives an /etc/hosts line (alias, short ID, name) and Docker's ALIAS_*
+   * variables. On a user-defined network dockerd only resolves the alias, by
+   * DNS and for this container alone; aardvark-dns cannot answer one client
+   * differently, so the alias goes into this container's /etc/hosts instead.
+   */
+  private linkTargets(rec: ContainerRecord): { hosts: string[]; env: string[] } {
+    const out = { hosts: [] as string[], env: [] as string[] };
+    const mode = rec.HostConfig.NetworkMode;
+    const legacy = mode === 'default' || mode === 'bridge';
+    for (const stored of rec.HostConfig.Links ?? []) {
+      const { target, alias } = splitLinkPath(stored);
+      const t = this.find(target)?.rec;
+      if (t === undefined || !isRunning(t.State)) throw new InternalError(`Cannot link to a non running container: /${target} AS /${rec.Name}/${alias}`);
+      const ip = this.d.network.addressOn(t.Id, legacy ? 'bridge' : mode);
+      if (ip === undefined) {
+        if (legacy) throw new InvalidArgumentError(`Cannot link to /${t.Name}, as it does not belong to the default network`);
+        continue;
+      }
+      if (!legacy) {
+        out.hosts.push(`${alias}:${ip}`);
+        continue;
+      }
+      out.hosts.push(linkHostEntry({ alias, target: t.Name, targetId: t.Id, ip }));
+      out.env.push(...linkEnv({ alias, linker: rec.Name, ip, exposed: Object.keys(t.Config.ExposedPorts ?? {}), env: t.Config.Env ?? [] }));
+    }
+    return out;
+  }
+
   private checkNetworkMode(mode: string): void {
     if (mode === 'default' || mode === 'bridge' || mode === 'none' || mode === 'host') return;
     if (mode.startsWith('container:')) {
@@ -369,7 +417,8 @@ export class ContainerService {
       const user = await resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd ?? []);
       await this.ensureWorkdir(rootfs, rec.Config.WorkingDir, user.uid, user.gid);
       const net = await netPlan;
-      const files = await this.writeEtcFiles(rec, net);
+      const links = this.linkTargets(rec);
+      const files = await this.writeEtcFiles(rec, net, links.hosts);
       const hc = rec.HostConfig;
       const mountsOut: ResolvedMount[] = await this.d.volumes.resolve(ctx, rec, (p) => resolveInRoot(rootfs, p));
       const netMode = hc.NetworkMode === 'host' ? 'host' : hc.NetworkMode.startsWith('container:') ? `container:${this.get(hc.NetworkMode.slice(10)).rec.State.Pid}` : 'none';
@@ -381,7 +430,8 @@ export class ContainerService {
           Cmd: rec.Config.Cmd,
           Entrypoint: rec.Config.Entrypoint,
           // runc refuses entries without '='; dockerd drops them (`-e NAME` with NAME unset).
-          Env: rec.Config.Env?.filter((x) => x.includes('=')) ?? null,
+          // Link variables first: the container's own settings win over them, as in dockerd.
+          Env: links.env.length > 0 ? [...links.env, ...(rec.Config.Env ?? []).filter((x) => x.includes('='))] : (rec.Config.Env?.filter((x) => x.includes('=')) ?? null),
           WorkingDir: rec.Config.WorkingDir,
           User: rec.Config.User,
           Hostname: rec.Config.Hostname,
@@ -508,7 +558,7 @@ export class ContainerService {
     }
   }
 
-  private async writeEtcFiles(rec: ContainerRecord, net: { ips: readonly string[]; dnsServers: readonly string[]; hostGateway: string }): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
+  private async writeEtcFiles(rec: ContainerRecord, net: { ips: readonly string[]; dnsServers: readonly string[]; hostGateway: string }, linkHosts: readonly string[] = []): Promise<{ hosts: string; hostname: string; resolvConf: string }> {
     const dir = this.stateDir(rec.Id);
     const hostname = join(dir, 'hostname');
     const hosts = join(dir, 'hosts');
@@ -517,7 +567,7 @@ export class ContainerService {
     const hostsText = async (): Promise<string | Buffer> => {
       if (hostNet) return readFile('/etc/hosts').catch(() => Buffer.from('127.0.0.1\tlocalhost\n'));
       // `--add-host name:host-gateway` means the default bridge's gateway, as in dockerd.
-      const extra = (rec.HostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${net.hostGateway}`));
+      const extra = [...(rec.HostConfig.ExtraHosts ?? []).map((h) => h.replace(/:host-gateway$/, `:${net.hostGateway}`)), ...linkHosts];
       return hostsFile(rec.Config.Hostname, rec.Config.Domainname, net.ips, extra);
     };
     // Three independent files on the start path: written at once.
@@ -1202,7 +1252,7 @@ export class ContainerService {
         VolumeDriver: '',
         CgroupnsMode: 'host',
         Cgroup: '',
-        Links: null,
+        Links: hc.Links ?? null,
         UsernsMode: '',
         Isolation: '',
         CgroupParent: '',
