@@ -83,6 +83,10 @@ test('json of Marshaler-like values escapes HTML; raw values do not', () => {
 test('printValue and sprintf edge cases', () => {
   assert.equal(printValue([1, 'a', null]), '[1 a <nil>]');
   assert.equal(printValue({ b: [1], a: { c: true } }), 'map[a:map[c:true] b:[1]]');
+  // structs (capitalised field names, in field order) as the docker CLI prints them
+  assert.equal(printValue({ Type: 'json-file', Config: {} }), '{json-file map[]}');
+  assert.equal(printValue({ Name: 'no', MaximumRetryCount: 0 }), '{no 0}');
+  assert.equal(printValue({ Status: 'running', Health: null, Labels: { z: '1', a: '2' } }), '{running <nil> map[a:2 z:1]}');
   assert.equal(sprintf('%v%%', [5]), '5%');
   assert.equal(sprintf('%05d', [42]), '00042');
   assert.equal(sprintf('%s', []), '%!s(MISSING)');

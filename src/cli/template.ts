@@ -382,8 +382,14 @@ export function printValue(v: Value): string {
   if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return `[${v.map(printInner).join(' ')}]`;
   if (isPlainObject(v)) {
-    const keys = Object.keys(v).sort();
-    return `map[${keys.map((k) => `${k}:${printInner(v[k])}`).join(' ')}]`;
+    // The docker CLI formats typed Go values: a struct prints as {v1 v2 ...} in
+    // field order, a map as map[k:v ...] sorted. From JSON the two look alike;
+    // an object whose keys are all exported Go field names (capitalised) came
+    // from a struct (the API emits fields in declaration order), any other
+    // (labels, options, ports) from a map.
+    const keys = Object.keys(v);
+    if (keys.length > 0 && keys.every((k) => /^[A-Z][A-Za-z0-9]*$/.test(k))) return `{${keys.map((k) => printInner(v[k])).join(' ')}}`;
+    return `map[${keys.sort().map((k) => `${k}:${printInner(v[k])}`).join(' ')}]`;
   }
   if (typeof v === 'object' && typeof (v as { toString?: unknown }).toString === 'function' && (v as { toString: () => string }).toString !== Object.prototype.toString) {
     return (v as { toString: () => string }).toString();
