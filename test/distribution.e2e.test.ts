@@ -2,13 +2,16 @@
  * Registry issue, pull and push end to end: a real berthd driven by the
  * docker CLI 28, against Debian's docker-registry (Distribution 2.8), berth's
  * own registry, and a small in-test registry that lies or crawls (corrupt
- * blobs, platform indexes, a pull interrupted by kill -9 and resumed).
+ * blobs, platform indexes, a pull interrupted by kill -9 and resumed), and
+ * kill -9 of berthd or of the registry process in the middle of a push or
+ * a pull, behind a relay that slows the link down.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer as createNetServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -272,4 +275,208 @@ test('a pull killed (-9) mid-download resumes from the ingest offset with Range'
   const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', `${ref}:1`]);
   assert.equal(insp.stdout.trim(), id);
   await fake.close();
+});
+
+/**
+ * A TCP relay to a registry that slows one direction down, so a kill -9
+ * lands in the middle of a transfer rather than after it. It counts the
+ * bytes it relays and keeps the HTTP request heads it sees.
+ */
+interface Relay {
+  port: number;
+  up(): number;
+  down(): number;
+  heads: string[];
+  close(): Promise<void>;
+}
+
+async function startRelay(target: number, rate: { up?: number; down?: number }): Promise<Relay> {
+  let up = 0;
+  let down = 0;
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const pipe = (from: Socket, to: Socket, bps: number | undefined, count: (n: number) => void, onChunk?: (b: Buffer) => void): void => {
+    from.on('data', (b: Buffer) => {
+      onChunk?.(b);
+      count(b.length);
+      to.write(b);
+      if (bps !== undefined) {
+        from.pause();
+        setTimeout(() => from.resume(), (b.length / bps) * 1000);
+      }
+    });
+    from.on('end', () => to.end());
+    from.on('error', () => to.destroy());
+    from.on('close', () => to.destroy());
+  };
+  const server = createNetServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('close', () => sockets.delete(client));
+    upstream.on('close', () => sockets.delete(upstream));
+    pipe(client, upstream, rate.up, (n) => (up += n), (b) => {
+      const s = b.subarray(0, 2048).toString('latin1');
+      if (/^(GET|HEAD|POST|PUT|PATCH|DELETE) /.test(s)) heads.push(s.slice(0, s.indexOf('\r\n\r\n') >>> 0));
+    });
+    pipe(upstream, client, rate.down, (n) => (down += n));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    up: () => up,
+    down: () => down,
+    heads,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+const REGISTRY_MAIN = join(new URL('../src/registry/main.js', import.meta.url).pathname);
+
+/** berth's registry as its own process (so it can be killed -9), on a fixed port and root. */
+async function registryProcess(port: number, root: string): Promise<{ kill9(): Promise<void>; stop(): Promise<void> }> {
+  const p = spawn(process.execPath, [REGISTRY_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--root', root, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  const kill = async (sig: NodeJS.Signals): Promise<void> => {
+    if (p.exitCode === null && p.signalCode === null) p.kill(sig);
+    await gone;
+  };
+  for (let i = 0; ; i++) {
+    const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/v2/`], { allowFailure: true });
+    if (r.stdout === '200') break;
+    if (i > 100 || p.exitCode !== null) {
+      await kill('SIGKILL');
+      throw new Error(`registry did not start: ${err}`);
+    }
+    await new Promise((r2) => setTimeout(r2, 100));
+  }
+  return { kill9: () => kill('SIGKILL'), stop: () => kill('SIGTERM') };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** HTTP status of a HEAD on the registry (curl: the registry may be the only thing listening). */
+async function headStatus(url: string): Promise<string> {
+  return (await run('curl', ['-s', '-I', '-o', '/dev/null', '-w', '%{http_code}', url], { allowFailure: true })).stdout;
+}
+
+/** Loads an image with one 8 MB random layer (gzip cannot shrink it); returns its id and layer digest (uncompressed). */
+async function bigImage(tag: string): Promise<{ id: string; layer: string }> {
+  const layer = randomLayer(8 * 1024 * 1024, 2);
+  const path = join(tmp, `${tag.replace(/[^a-z0-9]/g, '-')}.tar`);
+  const [id] = (await writeDockerArchive(path, [{ tags: [tag], layers: [layer] }])) as [string];
+  const r = await docker(d.host, ['load', '-i', path]);
+  assert.equal(r.code, 0, r.stderr);
+  return { id, layer: digestOf(layer) };
+}
+
+/** The pushed image in the registry: its config digest, and every layer blob read back and hashed. */
+async function checkRegistryImage(base: string, repo: string, tag: string, id: string): Promise<void> {
+  const m = await run('curl', ['-sf', '-H', `Accept: ${MediaType.dockerManifest}`, `${base}/v2/${repo}/manifests/${tag}`], { allowFailure: true });
+  assert.equal(m.code, 0, `manifest ${repo}:${tag} is not in the registry`);
+  const man = JSON.parse(m.stdout) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+  assert.equal(man.config.digest, id);
+  for (const l of man.layers) {
+    const got = await run('sh', ['-c', `curl -sf ${base}/v2/${repo}/blobs/${l.digest} | sha256sum`], { allowFailure: true });
+    assert.equal(`sha256:${got.stdout.split(' ')[0]}`, l.digest);
+  }
+}
+
+test('berthd killed (-9) mid-push: after restart its store is intact, the registry kept no partial blob, and the push completes', async () => {
+  const regPort = await freePort();
+  const root = join(tmp, 'crash-push-d');
+  const reg = await registryProcess(regPort, root);
+  cleanups.push(() => reg.stop());
+  const relay = await startRelay(regPort, { up: 2 * 1024 * 1024 });
+  cleanups.push(() => relay.close());
+  const name = `127.0.0.1:${relay.port}/crash/pushd`;
+  const { id } = await bigImage(`${name}:1`);
+  const first = docker(d.host, ['push', `${name}:1`]);
+  await until('upload bytes', () => relay.up() > 1024 * 1024);
+  await d.kill9();
+  await first;
+  await d.restart();
+  // The daemon's store: the image is whole after the crash.
+  const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]);
+  assert.equal(insp.stdout.trim(), id);
+  // The registry: the half-sent layer is not a blob, and no manifest was written.
+  assert.ok(relay.heads.some((h) => /^PATCH \S+\/blobs\/uploads\//.test(h)), 'the push had started a streamed upload');
+  assert.equal(await headStatus(`http://127.0.0.1:${regPort}/v2/crash/pushd/manifests/1`), '404');
+  const again = await docker(d.host, ['push', `${name}:1`]);
+  assert.equal(again.code, 0, again.stderr + again.stdout);
+  await checkRegistryImage(`http://127.0.0.1:${regPort}`, 'crash/pushd', '1', id);
+  await relay.close();
+  await reg.stop();
+});
+
+test("berth's registry killed (-9) mid-push: no partial blob after restart, and the same push completes", async () => {
+  const regPort = await freePort();
+  const root = join(tmp, 'crash-push-r');
+  let reg = await registryProcess(regPort, root);
+  cleanups.push(() => reg.stop());
+  const relay = await startRelay(regPort, { up: 2 * 1024 * 1024 });
+  cleanups.push(() => relay.close());
+  const name = `127.0.0.1:${relay.port}/crash/pushr`;
+  const { id } = await bigImage(`${name}:1`);
+  const first = docker(d.host, ['push', `${name}:1`]);
+  await until('upload bytes', () => relay.up() > 1024 * 1024);
+  await reg.kill9();
+  const failed = await first;
+  assert.notEqual(failed.code, 0, 'a push whose registry died cannot succeed');
+  reg = await registryProcess(regPort, root);
+  // Whatever was received sits in an upload session, not under any digest.
+  const blobs = await run('sh', ['-c', `find ${join(root, 'blobs')} -name data -size +1M | wc -l`]);
+  assert.equal(blobs.stdout.trim(), '0');
+  assert.equal(await headStatus(`http://127.0.0.1:${regPort}/v2/crash/pushr/manifests/1`), '404');
+  const again = await docker(d.host, ['push', `${name}:1`]);
+  assert.equal(again.code, 0, again.stderr + again.stdout);
+  await checkRegistryImage(`http://127.0.0.1:${regPort}`, 'crash/pushr', '1', id);
+  await relay.close();
+  await reg.stop();
+});
+
+test("berth's registry killed (-9) mid-pull: after restart the same pull resumes with Range and completes", async (t) => {
+  if (!existsSync('/usr/bin/skopeo')) return t.skip('skopeo is not installed');
+  const regPort = await freePort();
+  const root = join(tmp, 'crash-pull-r');
+  let reg = await registryProcess(regPort, root);
+  cleanups.push(() => reg.stop());
+  // Filled by skopeo, not by this daemon, so the daemon has none of the layer's bytes.
+  const layer = randomLayer(8 * 1024 * 1024, 2);
+  const path = join(tmp, 'crash-pull.tar');
+  const [id] = (await writeDockerArchive(path, [{ tags: ['crash/pull:1'], layers: [layer] }])) as [string];
+  const cp = await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `docker-archive:${path}`, `docker://127.0.0.1:${regPort}/crash/pull:1`], { allowFailure: true });
+  assert.equal(cp.code, 0, cp.stderr);
+  const relay = await startRelay(regPort, { down: 2 * 1024 * 1024 });
+  cleanups.push(() => relay.close());
+  const ref = `127.0.0.1:${relay.port}/crash/pull:1`;
+  const first = docker(d.host, ['pull', ref]);
+  await until('layer bytes', () => relay.down() > 2 * 1024 * 1024);
+  await reg.kill9();
+  const failed = await first;
+  assert.notEqual(failed.code, 0, 'a pull whose registry died cannot succeed');
+  assert.notEqual((await docker(d.host, ['image', 'inspect', ref])).code, 0, 'no image from a broken pull');
+  reg = await registryProcess(regPort, root);
+  const again = await docker(d.host, ['pull', ref]);
+  assert.equal(again.code, 0, again.stderr + again.stdout);
+  const insp = await docker(d.host, ['image', 'inspect', '-f', '{{.Id}}', ref]);
+  assert.equal(insp.stdout.trim(), id);
+  // The second GET of the layer asked only for what the first did not deliver.
+  const layerGets = relay.heads.filter((h) => /^GET \S+\/blobs\//.test(h) && !h.includes(id.slice(7)));
+  const ranges = layerGets.map((h) => /\r\nrange: bytes=(\d+)-/i.exec(h)?.[1]);
+  assert.equal(ranges[0], undefined, JSON.stringify(layerGets));
+  assert.ok(ranges.slice(1).some((r) => r !== undefined && Number(r) > 1024 * 1024), `resumed with ${JSON.stringify(ranges)}`);
+  await relay.close();
+  await reg.stop();
 });
