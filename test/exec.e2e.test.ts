@@ -81,6 +81,11 @@ test('the exec helper is built and is what runs attached execs', async () => {
       if (!found) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(found, 'a berth-exec process joined the container');
+    // only the process is in the container's cgroups: top lists it, not the helper
+    let top = '';
+    for (let i = 0; i < 20 && !top.includes('sleep 2'); i++) top = (await docker(d.host, ['top', names[0] as string])).stdout;
+    assert.match(top, /sleep 2/);
+    assert.doesNotMatch(top, /berth-exec/);
   } finally {
     await exited;
   }

@@ -11,9 +11,10 @@
  * single-threaded process; capset, seccomp and PR_* have no Node API).
  *
  * What it does, in runc's order (libcontainer/setns_init_linux.go and
- * finalizeNamespace): join the container's cgroups, then its namespaces
- * (taken from its init process), fork so the child is inside the PID
- * namespace; in the child: new session, rlimits, no_new_privs, seccomp (early
+ * finalizeNamespace): join the container's namespaces (taken from its init
+ * process), fork so the child is inside the PID namespace, move the child
+ * into the container's cgroups (only the child: this helper stays outside,
+ * as runc does); in the child: new session, rlimits, no_new_privs, seccomp (early
  * when no_new_privs is off, as it then needs CAP_SYS_ADMIN), the bounding
  * set, groups/gid/uid with keep-caps, chdir, the remaining capability sets,
  * umask, and execve with PATH looked up inside the container. The parent
@@ -356,15 +357,16 @@ static int run(int argc, char **argv) {
     prog.len = (unsigned short)(len / sizeof(struct sock_filter));
     prog.filter = code;
   }
-  /* cgroups before the cgroup namespace, so the child is counted and limited like the container */
-  char pidbuf[32];
-  int pidlen = snprintf(pidbuf, sizeof pidbuf, "%d", (int)getpid());
+  /* The cgroup files are opened here, on the host; the parent moves only the
+   * child into them (as runc moves runc init), so the waiting helper is not
+   * counted in the container's pids/memory nor listed by `docker top`. */
+  int cgfd[MAX_LIST];
   for (int i = 0; i < o.ncgroups; i++) {
-    int fd = open(o.cgroups[i], O_WRONLY | O_CLOEXEC);
-    if (fd < 0) die("join cgroup %s: %s", o.cgroups[i], gerr(errno));
-    if (write(fd, pidbuf, (size_t)pidlen) != pidlen) die("join cgroup %s: %s", o.cgroups[i], gerr(errno));
-    close(fd);
+    cgfd[i] = open(o.cgroups[i], O_WRONLY | O_CLOEXEC);
+    if (cgfd[i] < 0) die("join cgroup %s: %s", o.cgroups[i], gerr(errno));
   }
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) die("pipe: %s", gerr(errno));
   for (size_t i = 0; i < NNS; i++) {
     if (nsfd[i] < 0) continue;
     if (setns(nsfd[i], 0) != 0) die("setns %s: %s", NS[i], gerr(errno));
@@ -374,6 +376,19 @@ static int run(int argc, char **argv) {
   pid_t child = fork();
   if (child < 0) die("fork: %s", gerr(errno));
   if (child > 0) {
+    close(sync[0]);
+    char pidbuf[32];
+    int pidlen = snprintf(pidbuf, sizeof pidbuf, "%d", (int)child);
+    for (int i = 0; i < o.ncgroups; i++) {
+      if (write(cgfd[i], pidbuf, (size_t)pidlen) != pidlen) {
+        kill(child, SIGKILL);
+        die("join cgroup %s: %s", o.cgroups[i], gerr(errno));
+      }
+      close(cgfd[i]);
+    }
+    /* now the child may go on: it is counted and limited like the container */
+    if (write(sync[1], "g", 1) != 1) { kill(child, SIGKILL); die("sync: %s", gerr(errno)); }
+    close(sync[1]);
     dprintf(STATUS_FD, "pid %d\n", (int)child);
     /* The child holds the stdio pipes; dropping ours lets berthd see EOF when it ends. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -388,7 +403,11 @@ static int run(int argc, char **argv) {
     return 0;
   }
 
-  /* child: inside every namespace */
+  /* child: inside every namespace; waits until the parent has put it in the container's cgroups */
+  close(sync[1]);
+  char go;
+  if (read(sync[0], &go, 1) != 1) _exit(255);
+  close(sync[0]);
   if (setsid() < 0) die("setsid: %s", gerr(errno));
   /* leave no berthd descriptor behind in the container */
   syscall(SYS_close_range, 4, ~0U, 0);
