@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer as createNetServer, connect, type AddressInfo, type Socket } from 'node:net';
@@ -479,4 +480,104 @@ test("berth's registry killed (-9) mid-pull: after restart the same pull resumes
   assert.ok(ranges.slice(1).some((r) => r !== undefined && Number(r) > 1024 * 1024), `resumed with ${JSON.stringify(ranges)}`);
   await relay.close();
   await reg.stop();
+});
+
+test("Docker Hub's token flow: anonymous Bearer pulls and credentialed push/pull, tokens from a token server on another address", async (t) => {
+  const h = await run('htpasswd', ['-Bbn', 'alice', 'a-secret'], { allowFailure: true });
+  if (h.code !== 0) return t.skip('htpasswd (apache2-utils) is not installed');
+  const mod = await import('../src/registry/index.js');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  // The token server (Hub's auth.docker.io): berth's own issuer, reached through a relay that records each request.
+  const issuer = mod.createRegistry({
+    root: join(tmp, 'hub-auth'),
+    htpasswd: new mod.Htpasswd(h.stdout),
+    token: {
+      realm: 'http://unused/token',
+      service: 'registry.test',
+      issuer: 'auth.test',
+      keys: mod.loadTokenKeys(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+      issue: true,
+      acl: [
+        { account: 'alice', name: '*', actions: ['pull', 'push'] },
+        { account: 'anonymous', name: 'library/*', actions: ['pull'] },
+      ],
+    },
+  });
+  const ia = await issuer.listen(0, '127.0.0.1');
+  cleanups.push(() => issuer.close());
+  const auth = await startRelay(ia.port, {});
+  cleanups.push(() => auth.close());
+  // The registry (Hub's registry-1.docker.io): only the public key, so it verifies tokens and cannot issue any.
+  const reg = mod.createRegistry({
+    root: join(tmp, 'hub-registry'),
+    token: {
+      realm: `http://127.0.0.1:${auth.port}/token`,
+      service: 'registry.test',
+      issuer: 'auth.test',
+      keys: mod.loadTokenKeys(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    },
+  });
+  const ra = await reg.listen(0, '127.0.0.1');
+  cleanups.push(() => reg.close());
+  const host = `127.0.0.1:${ra.port}`;
+  const cfgDir = await mkdtemp(join(tmp, 'dockercfg-'));
+  const cli = (args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(DOCKER, args, { allowFailure: true, env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfgDir }, ...(input !== undefined ? { input } : {}) });
+  /** The token requests made since `from`: scope, service and whether credentials came along. */
+  const tokenRequests = (from: number): { scope: string | null; service: string | null; basic: boolean }[] =>
+    auth.heads.slice(from).flatMap((head) => {
+      const m = /^GET (\/token\S*) HTTP/.exec(head);
+      if (m === null) return [];
+      const u = new URL(m[1]!, 'http://x');
+      return [{ scope: u.searchParams.get('scope'), service: u.searchParams.get('service'), basic: /\r\nauthorization: basic /i.test(head) }];
+    });
+  const pub = `${host}/library/app:1`;
+  const priv = `${host}/alice/app:1`;
+  assert.equal((await cli(['load', '-i', archive])).code, 0);
+  assert.equal((await cli(['tag', 'dist-x:1', pub])).code, 0);
+  assert.equal((await cli(['tag', 'dist-x:1', priv])).code, 0);
+
+  // Anonymous: a token comes from the token server without credentials, and it does not allow a push.
+  let mark = auth.heads.length;
+  const denied = await cli(['push', pub]);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stdout + denied.stderr, /denied|unauthorized|authentication required/i);
+  const anonPush = tokenRequests(mark);
+  assert.ok(anonPush.length > 0 && anonPush.every((r) => !r.basic && r.service === 'registry.test'), JSON.stringify(anonPush));
+  assert.ok(anonPush.some((r) => r.scope?.startsWith('repository:library/app:') === true && r.scope.includes('push')), JSON.stringify(anonPush));
+
+  // With credentials: login, push both.
+  assert.notEqual((await cli(['login', host, '-u', 'alice', '--password-stdin'], 'wrong\n')).code, 0);
+  const login = await cli(['login', host, '-u', 'alice', '--password-stdin'], 'a-secret\n');
+  assert.equal(login.code, 0, login.stderr);
+  mark = auth.heads.length;
+  for (const ref of [pub, priv]) {
+    const p = await cli(['push', ref]);
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+  }
+  assert.ok(tokenRequests(mark).some((r) => r.basic && r.scope === 'repository:library/app:pull,push'), JSON.stringify(tokenRequests(mark)));
+
+  // Logged out: the public image pulls with an anonymous token (realm, service and scope from the challenge); the private one does not.
+  assert.equal((await cli(['logout', host])).code, 0);
+  assert.equal((await cli(['rmi', pub, priv])).code, 0);
+  mark = auth.heads.length;
+  const anonPull = await cli(['pull', pub]);
+  assert.equal(anonPull.code, 0, anonPull.stderr + anonPull.stdout);
+  assert.deepEqual(tokenRequests(mark), [{ scope: 'repository:library/app:pull', service: 'registry.test', basic: false }]);
+  const privDenied = await cli(['pull', priv]);
+  assert.notEqual(privDenied.code, 0);
+  assert.match(privDenied.stderr, /denied|unauthorized|authentication required|not found/i);
+
+  // Logged in again: the private image pulls, its token asked for with credentials.
+  assert.equal((await cli(['login', host, '-u', 'alice', '--password-stdin'], 'a-secret\n')).code, 0);
+  mark = auth.heads.length;
+  const privPull = await cli(['pull', priv]);
+  assert.equal(privPull.code, 0, privPull.stderr + privPull.stdout);
+  assert.deepEqual(tokenRequests(mark), [{ scope: 'repository:alice/app:pull', service: 'registry.test', basic: true }]);
+  const id = await cli(['image', 'inspect', '-f', '{{.Id}}', priv]);
+  assert.equal(id.stdout.trim(), imageId);
+  await cli(['rmi', pub, priv]);
+  await reg.close();
+  await auth.close();
+  await issuer.close();
 });
