@@ -6,25 +6,23 @@
  * writing through symlinks), then the Dockerfile and the .dockerignore read
  * from it. The directory is removed by `dispose`.
  *
- * The files' contents are hashed while the tar streams in (a second
- * TarReader on a tee of the bytes), so a COPY's cache key does not read
+ * The files' contents are hashed while the tar streams in (by the
+ * extractor, in its one pass over the bytes), so a COPY's cache key does not read
  * the context again: after extraction each hashed file's inode is recorded
  * with its size, mtime and ctime, and a COPY source whose lstat matches all
  * of them is that very file, unchanged since (any write or chmod moves
  * ctime), so its recorded digest stands for its bytes. Anything else is
  * read and hashed as before. Keys stay content-based either way.
  */
-import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { autoDecompress } from '../base/compress.js';
 import { InvalidArgumentError, errnoCode } from '../base/errors.js';
 import type { Sys } from '../base/sys.js';
 import { ensureDir } from '../base/fsutil.js';
-import { TarReader } from '../base/tar.js';
-import { applyTar, cleanEntryName, DEFAULT_MAX_ENTRY_SIZE } from '../snapshots/unpack.js';
+import { applyTar } from '../snapshots/unpack.js';
 import { resolveInRoot } from '../runtime/user.js';
 import { IgnoreMatcher, parseDockerignore } from '../base/dockerignore.js';
 
@@ -114,71 +112,17 @@ export class BuildContext {
 /**
  * Extracts the context tar `body` (plain or compressed) into `root` with
  * the layer extractor's rules, hashing its regular files on the way.
- * Returns clean name → sha256 hex, or undefined when the hashing side could
- * not follow (the files are then hashed from disk when needed).
+ * Returns clean name → sha256 hex of every regular file it wrote.
  */
 export async function extractHashed(sys: Sys, root: string, body: Readable): Promise<Map<string, string> | undefined> {
   const plain = body.pipe(autoDecompress());
   body.on('error', (e) => plain.destroy(e));
-  const side = new PassThrough({ highWaterMark: 4 << 20 });
   const byName = new Map<string, string>();
-  const hashing = hashTar(side, byName);
   try {
-    await applyTar(sys, root, tee(plain, side), { overlayWhiteouts: false });
+    // One parse: the extractor hashes each file's bytes as they pass.
+    await applyTar(sys, root, plain, { overlayWhiteouts: false, fileDigests: byName });
   } catch (e) {
     throw new InvalidArgumentError(`invalid build context: ${e instanceof Error ? e.message : String(e)}`);
-  } finally {
-    if (!side.writableEnded) side.destroy();
   }
-  return (await hashing) ? byName : undefined;
-}
-
-/** Passes `src` through, writing every chunk to `side` too (waiting for it to drain). */
-async function* tee(src: AsyncIterable<Buffer>, side: PassThrough): AsyncGenerator<Buffer> {
-  for await (const c of src) {
-    if (!side.destroyed && !side.write(c)) {
-      await new Promise<void>((res) => {
-        const done = (): void => {
-          side.off('drain', done);
-          side.off('close', done);
-          res();
-        };
-        side.on('drain', done);
-        side.on('close', done);
-      });
-    }
-    yield c;
-  }
-  side.end();
-}
-
-/**
- * Hashes the regular files of the tar on `side` into `out` (clean name →
- * sha256 hex). A later entry of another kind at the same name drops the
- * name: the file there is no longer those bytes. Resolves false (and keeps
- * draining `side`) when the stream is not a tar it can read: the context
- * is then hashed from disk.
- */
-async function hashTar(side: PassThrough, out: Map<string, string>): Promise<boolean> {
-  try {
-    const r = new TarReader(side, { maxEntrySize: DEFAULT_MAX_ENTRY_SIZE });
-    for (;;) {
-      const h = await r.next();
-      if (h === undefined) break;
-      const name = cleanEntryName(h.name);
-      if (h.type !== 'file') {
-        out.delete(name);
-        continue;
-      }
-      const hash = createHash('sha256');
-      for await (const b of r.data()) hash.update(b);
-      out.set(name, hash.digest('hex'));
-    }
-    await r.drain();
-    return true;
-  } catch {
-    out.clear();
-    side.resume();
-    return false;
-  }
+  return byName;
 }

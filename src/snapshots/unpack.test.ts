@@ -75,6 +75,23 @@ describe('applyTar', () => {
     assert.deepEqual(now, sentinelBefore.filter((l) => !l.startsWith('layer/root')));
   }
 
+  it('fileDigests: the sha256 of each regular file as written; a later entry of another kind drops the name', async () => {
+    const { createHash } = await import('node:crypto');
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7, 7); // past the buffered small-file path
+    const digests = new Map<string, string>();
+    const tar = await makeTar([
+      { name: 'a.txt', body: 'alpha' },
+      { name: 'd/', type: 'directory' },
+      { name: 'd/big', body: big },
+      { name: 'gone', body: 'x' },
+      { name: 'gone', type: 'symlink', linkname: 'a.txt' },
+    ]);
+    await applyTar(sys, layer, streamOf(tar), { fileDigests: digests });
+    const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
+    assert.deepEqual(Object.fromEntries(digests), { 'a.txt': sha('alpha'), 'd/big': sha(big) });
+    assert.equal(sha(await readFile(join(layer, 'd', 'big'))), sha(big));
+  });
+
   // The layer lives at <base>/layer/root, so "../../outside/x" would hit the sentinel.
   it('refuses ../evil', () => assertRefused([{ name: '../evil', body: 'x' }], /outside the layer/));
   it('refuses a/../../evil', () => assertRefused([{ name: 'a/', type: 'directory' }, { name: 'a/../../evil', body: 'x' }], /outside the layer/));

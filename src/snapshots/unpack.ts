@@ -17,6 +17,7 @@
  */
 import { constants as C } from 'node:fs';
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { chmod, lchown, link, lstat, lutimes, mkdir, readFile, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, errnoCode, isBerthError } from '../base/errors.js';
@@ -36,6 +37,12 @@ export interface ApplyTarOptions {
   maxEntrySize?: number;
   /** Convert `.wh.` entries into overlay whiteouts (default true). */
   overlayWhiteouts?: boolean;
+  /**
+   * Filled with the sha256 (hex) of each regular file's bytes by clean
+   * name, taken as they pass (a build context's COPY keys need them); a
+   * later entry of another kind at the same name drops the name.
+   */
+  fileDigests?: Map<string, string>;
 }
 
 export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 ** 3;
@@ -145,6 +152,8 @@ class Extractor {
   setgidSeen = false;
   /** The root was empty at the start: paths not in `created`/`knownDirs` do not exist. */
   startedEmpty = false;
+  /** See ApplyTarOptions.fileDigests. */
+  digests: Map<string, string> | undefined;
   umask = 0o777;
   /**
    * Docker's layer size (overlay2 reports pkg/directory's Size of the diff
@@ -352,6 +361,7 @@ class Extractor {
     await this.waitFor(rel);
     await this.ensureParents(rel, true, what);
     const a = this.abs(rel);
+    if (h.type !== 'file') this.digests?.delete(rel);
     switch (h.type) {
       case 'dir': {
         let chmodNeeded = true;
@@ -466,9 +476,14 @@ class Extractor {
   private async file(rel: string, h: TarHeader, reader: TarReader): Promise<void> {
     const a = this.abs(rel);
     const mode = h.mode & 0o777;
+    const hash = this.digests !== undefined ? createHash('sha256') : undefined;
     if (h.size <= SMALL_FILE) {
       const chunks: Buffer[] = [];
-      for await (const b of reader.data()) chunks.push(b);
+      for await (const b of reader.data()) {
+        hash?.update(b);
+        chunks.push(b);
+      }
+      if (hash !== undefined) this.digests?.set(rel, hash.digest('hex'));
       await this.throttle();
       const write = async (fd: number): Promise<void> => {
         try {
@@ -500,6 +515,7 @@ class Extractor {
       let batch: Buffer[] = [];
       let n = 0;
       for await (const b of reader.data()) {
+        hash?.update(b);
         batch.push(b);
         n += b.length;
         if (n >= WRITE_BATCH) {
@@ -511,6 +527,7 @@ class Extractor {
       }
       await inflight;
       if (batch.length > 0) await writeAll(fd, batch);
+      if (hash !== undefined) this.digests?.set(rel, hash.digest('hex'));
       await this.fileMeta(fd, a, h);
     } finally {
       await pClose(fd);
@@ -544,6 +561,7 @@ export async function applyTar(sys: Sys, dir: string, tar: Readable | AsyncItera
   }
   const reader = new TarReader(tar, { maxEntrySize: opts.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE });
   const ex = new Extractor(sys, dir, opts.overlayWhiteouts ?? true);
+  ex.digests = opts.fileDigests;
   const rootSt = await lstat(dir);
   if (!rootSt.isDirectory()) throw new InvalidArgumentError(`${dir} is not a directory`);
   if ((rootSt.mode & 0o2000) !== 0) ex.setgidSeen = true;
