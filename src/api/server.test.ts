@@ -10,7 +10,7 @@ import { startTestServer, httpCall, RawConn, type TestServer } from './testkit.j
 const facts: SystemFacts = {
   version: '0.1.0-test', gitCommit: 'abc1234', buildTime: '2026-11-28T00:00:00.000000000+00:00', runtimeVersion: `node ${process.version}`,
   goArch: 'amd64', machine: 'x86_64', kernelVersion: '6.1.0', operatingSystem: 'Test OS', osVersion: '1', cgroupVersion: '1', ncpu: 2,
-  memTotal: 1 << 30, name: 'testhost', id: 'AAAA:BBBB', rootDir: '/var/lib/berth', components: [], insecureRegistryCIDRs: ['127.0.0.0/8'], labels: [],
+  memTotal: 1 << 30, name: 'testhost', id: 'AAAA:BBBB', rootDir: '/var/lib/berth', components: [], insecureRegistryCIDRs: ['127.0.0.0/8'], labels: [], initBinary: 'catatonit',
 };
 
 /** Echoes stdin back as stdout frames; the request body (if any) first as a stderr frame; "bye" after the client's FIN. */

@@ -176,6 +176,7 @@ export async function buildDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       { name: 'conmon', bin: 'conmon' },
     ],
     insecureRegistryCIDRs: ['127.0.0.0/8', ...cfg.insecureRegistries],
+    ...(initBinary !== undefined ? { initBinary } : {}),
   });
   const api = new ApiServer({ log, version: BERTH_VERSION, logRequests: cfg.logLevel === 'debug' });
   api.register(

@@ -5,6 +5,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { arch, availableParallelism, hostname, machine, release, totalmem } from 'node:os';
+import { basename } from 'node:path';
 import { run } from '../../base/exec.js';
 import type { ApiResponse } from '../http.js';
 import { API_VERSION, MIN_API_VERSION, type Route } from '../router.js';
@@ -53,6 +54,8 @@ export interface SystemFacts {
   readonly components: readonly ComponentVersion[];
   readonly insecureRegistryCIDRs: readonly string[];
   readonly labels: readonly string[];
+  /** The init binary --init runs (catatonit or tini), by file name; '' without one. */
+  readonly initBinary: string;
 }
 
 const GOARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
@@ -90,6 +93,7 @@ export async function collectSystemFacts(o: {
   probe?: ReadonlyArray<{ name: string; bin: string }>;
   insecureRegistryCIDRs?: readonly string[];
   labels?: readonly string[];
+  initBinary?: string;
 }): Promise<SystemFacts> {
   const osRel = await readFile('/etc/os-release', 'utf8').catch(() => readFile('/usr/lib/os-release', 'utf8').catch(() => ''));
   const cgroup2 = await access('/sys/fs/cgroup/cgroup.controllers').then(
@@ -120,6 +124,7 @@ export async function collectSystemFacts(o: {
     components,
     insecureRegistryCIDRs: o.insecureRegistryCIDRs ?? ['127.0.0.0/8'],
     labels: o.labels ?? [],
+    initBinary: o.initBinary !== undefined ? basename(o.initBinary) : '',
   };
 }
 
@@ -230,9 +235,10 @@ export function infoBody(f: SystemFacts, c: SystemCounts): Record<string, unknow
     Runtimes: { runc: { path: 'runc' } },
     DefaultRuntime: 'runc',
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-    LiveRestoreEnabled: false,
+    // containers run under conmon and outlive berthd: restoring them is not optional
+    LiveRestoreEnabled: true,
     Isolation: '',
-    InitBinary: '',
+    InitBinary: f.initBinary,
     ContainerdCommit: { ID: '', Expected: '' },
     RuncCommit: { ID: runc?.gitCommit ?? '', Expected: runc?.gitCommit ?? '' },
     InitCommit: { ID: '', Expected: '' },
