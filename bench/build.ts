@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     timed(DOCKER, ['load', '-i', archive], { DOCKER_HOST: d.host });
     const edit = async (n: number): Promise<void> => writeFile(join(ctx, 'data', 'f0500.bin'), randomBytes(per + n));
     const runs: { name: string; cmd: string; args: (t: string, nocache: boolean) => string[]; env: Record<string, string>; dockerd: boolean }[] = [
-      { name: 'berth build → berthd', cmd: process.execPath, args: (t, nc) => [BERTH, 'build', ...(nc ? ['--no-cache'] : []), '-q', '-t', t, ctx], env: { DOCKER_HOST: d.host }, dockerd: false },
+      { name: 'berth build → berthd', cmd: BERTH, args: (t, nc) => ['build', ...(nc ? ['--no-cache'] : []), '-q', '-t', t, ctx], env: { DOCKER_HOST: d.host }, dockerd: false },
       { name: 'docker 28 classic → berthd', cmd: DOCKER, args: (t, nc) => ['build', ...(nc ? ['--no-cache'] : []), '-q', '-t', t, ctx], env: { DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' }, dockerd: false },
     ];
     if (await dockerdAvailable()) {

@@ -170,7 +170,7 @@ describe('berth container commands vs docker', { skip }, () => {
     const session = `berth-it-${process.pid}`;
     try {
       const script = join(dir, 'run.sh');
-      writeFileSync(script, `#!/bin/sh\nDOCKER_HOST='${d.host}' '${process.execPath}' '${BERTH}' run -it --rm ${IMG} sh\necho "EXIT=$?" > '${join(dir, 'rc')}'\nsleep 30\n`, { mode: 0o755 });
+      writeFileSync(script, `#!/bin/sh\nDOCKER_HOST='${d.host}' '${BERTH}' run -it --rm ${IMG} sh\necho "EXIT=$?" > '${join(dir, 'rc')}'\nsleep 30\n`, { mode: 0o755 });
       assert.equal(spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', script]).status, 0);
       const pane = (): string => spawnSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' }).stdout;
       const waitFor = async (re: RegExp): Promise<void> => {

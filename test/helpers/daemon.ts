@@ -149,7 +149,7 @@ export async function docker(host: string, args: readonly string[], input?: stri
 }
 
 export async function berth(host: string, args: readonly string[], input?: string | Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [BERTH, ...args], { allowFailure: true, env: { ...process.env, DOCKER_HOST: host, BERTH_HOST: host }, ...(input !== undefined ? { input } : {}) });
+  return run(BERTH, args, { allowFailure: true, env: { ...process.env, DOCKER_HOST: host, BERTH_HOST: host }, ...(input !== undefined ? { input } : {}) });
 }
 
 export const dockerdSocket = '/var/run/docker.sock';
