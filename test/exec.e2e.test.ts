@@ -21,7 +21,7 @@ let tmp: string;
 let ref: string | undefined;
 const IMG = 'bb-exec:1';
 const suffix = `${process.pid}`;
-const names = [`ex-a-${suffix}`, `ex-b-${suffix}`];
+const names = [`ex-a-${suffix}`, `ex-b-${suffix}`, `ex-c-${suffix}`];
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'berth-exec-'));
@@ -40,6 +40,8 @@ before(async () => {
     assert.equal(a.code, 0, a.stderr);
     const b = await docker(h, ['run', '-d', '--name', names[1] as string, '--security-opt', 'no-new-privileges', '--cap-drop', 'NET_RAW', '-u', '1234:55', IMG, 'sleep', '300']);
     assert.equal(b.code, 0, b.stderr);
+    const c = await docker(h, ['run', '-d', '--name', names[2] as string, '--security-opt', 'seccomp=unconfined', IMG, 'sleep', '300']);
+    assert.equal(c.code, 0, c.stderr);
   }
 });
 
@@ -114,8 +116,13 @@ test('capabilities, no_new_privs, seccomp and rlimits are the container\'s', asy
   assert.match(b.stdout, /CapBnd:\t00000000a80405fb\n/); // NET_RAW (13) dropped
   assert.match(b.stdout, /CapEff:\t0000000000000000\n/); // uid 1234 keeps no effective caps
   assert.match(b.stdout, /NoNewPrivs:\t1\nSeccomp:\t2\n/);
-  // the default profile refuses what it refuses under runc (unshare needs CAP_SYS_ADMIN)
-  await same([names[0] as string, 'unshare', '-n', 'true'], undefined);
+  // the default profile is really loaded: unshare(CLONE_NEWUSER) needs no capability, only
+  // seccomp refuses it (Docker's profile allows unshare with CAP_SYS_ADMIN alone)
+  const refused = await same([names[0] as string, 'busybox', 'unshare', '-U', 'true']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /unshare\(0x10000000\): Operation not permitted/);
+  assert.equal((await same([names[2] as string, 'busybox', 'unshare', '-U', 'true'])).code, 0);
+  assert.match((await same([names[2] as string, 'grep', '^Seccomp:', '/proc/self/status'])).stdout, /^Seccomp:\t0\n$/);
   // same cgroups and PID namespace as the container's init
   const cg = await docker(d.host, ['exec', names[0] as string, 'sh', '-c', 'cat /proc/self/cgroup; echo ---; cat /proc/1/cgroup']);
   const [self, init] = cg.stdout.split('---\n');
