@@ -622,7 +622,7 @@ export class ContainerService {
     // runc delete (~15-30 ms) is off the exit path: `wait` and `run --rm` do not wait for it; a new run,
     // the removal and (after a crash) init do. Then the unmount again, in case a process of a
     // --pid=host container still held the rootfs.
-    l.cleanup = this.d.conmon.remove(id).catch(() => {}).then(() => unmountQuiet(this.d.sys, this.rootfs(id)));
+    l.cleanup = nextTurn().then(() => this.d.conmon.remove(id)).catch(() => {}).then(() => unmountQuiet(this.d.sys, this.rootfs(id)));
     rec.State = { ...rec.State, Status: 'exited', Pid: 0, ConmonPid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: at.toISOString() };
     if (rec.State.Health !== undefined) rec.State.Health.Status = 'unhealthy';
     this.save(rec);
@@ -630,7 +630,7 @@ export class ContainerService {
     this.d.events.publish('container', 'die', id, { exitCode: String(code), image: rec.Config.Image, name: rec.Name, ...rec.Config.Labels });
     // Docker's order: die, network disconnect. Off the exit path (netavark takes ~100-300 ms);
     // rm, a restart and `network rm` wait for it.
-    void this.d.network.teardown(ctx, rec).catch((e: unknown) => ctx.log.warn('network teardown failed', { id, err: errorMessage(e) }));
+    void nextTurn().then(() => this.d.network.teardown(ctx, rec)).catch((e: unknown) => ctx.log.warn('network teardown failed', { id, err: errorMessage(e) }));
     await this.d.volumes.release(ctx, rec).catch((e: unknown) => ctx.log.warn('volume release failed', { id, err: errorMessage(e) }));
     for (const w of l.exitWaiters) w();
     l.exitWaiters.clear();
@@ -830,6 +830,7 @@ export class ContainerService {
     for (const w of l.exitWaiters) w();
     l.exitWaiters.clear();
     try {
+      await nextTurn();
       await (l.cleanup ?? this.d.conmon.remove(rec.Id).catch(() => {}));
       await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
       await this.d.snapshots.remove(rec.Id).catch((e: unknown) => {
@@ -1461,6 +1462,15 @@ function parseSize(v: string | undefined): number | undefined {
   if (m === null) throw new InvalidArgumentError(`invalid max-size: ${v}`);
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
   return Math.floor(Number(m[1]) * mult);
+}
+
+/**
+ * The next turn of the event loop: spawning a child forks berthd (3-7 ms on
+ * the main thread), so cleanups begun at an exit or removal wait until the
+ * answers to `wait` and `run --rm` are written.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sleep(ms: number): Promise<void> {
