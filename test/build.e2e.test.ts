@@ -132,6 +132,62 @@ test('changing one copied file re-runs only the steps from there', async () => {
   assert.equal(run.stdout, 'hello from prod\nfile a, edited\nkept\n');
 });
 
+test('classic builds with the same tag reuse the kept context: an edit that keeps size and mtime, a removed and an added file all show; same image as a fresh build', async () => {
+  const { utimes, stat, unlink } = await import('node:fs/promises');
+  const dir = join(tmp, 'classicslot');
+  await mkdir(join(dir, 'd'), { recursive: true });
+  await writeFile(join(dir, 'd', 'a.txt'), 'aaaa\n');
+  await writeFile(join(dir, 'd', 'b.txt'), 'bbbb\n');
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nCOPY d/ /d/\nCMD ["sh", "-c", "ls /d; cat /d/*"]\n');
+  const t = `${tag}-slot`;
+  const b1 = await dockerEnv(() => docker(d.host, ['build', '-q', '-t', t, dir]));
+  assert.equal(b1.code, 0, b1.stderr);
+  assert.equal((await docker(d.host, ['run', '--rm', t])).stdout, 'a.txt\nb.txt\naaaa\nbbbb\n');
+  // Same size, same mtime (the tar header is the same): only the bytes say it changed.
+  const before = await stat(join(dir, 'd', 'a.txt'));
+  await writeFile(join(dir, 'd', 'a.txt'), 'AAAA\n');
+  await utimes(join(dir, 'd', 'a.txt'), before.atime, before.mtime);
+  await unlink(join(dir, 'd', 'b.txt'));
+  await writeFile(join(dir, 'd', 'c.txt'), 'cccc\n');
+  const b2 = await dockerEnv(() => docker(d.host, ['build', '-q', '-t', t, dir]));
+  assert.equal(b2.code, 0, b2.stderr);
+  assert.equal((await docker(d.host, ['run', '--rm', t])).stdout, 'a.txt\nc.txt\nAAAA\ncccc\n');
+  const fresh = await dockerEnv(() => docker(d.host, ['build', '-q', '--no-cache', '-t', `${t}-fresh`, dir]));
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.equal(fresh.stdout.trim(), b2.stdout.trim());
+});
+
+test('a COPY layer committed in place is what its tar says: the same tree after save and load into another daemon', async () => {
+  const dir = join(tmp, 'inplace');
+  await mkdir(join(dir, 'tree', 'sub', 'deeper'), { recursive: true });
+  await writeFile(join(dir, 'tree', 'x.sh'), '#!/bin/sh\n', { mode: 0o4755 });
+  await writeFile(join(dir, 'tree', 'sub', 'y'), 'y\n', { mode: 0o600 });
+  await writeFile(join(dir, 'tree', 'sub', 'deeper', 'z'), randomBytes(3000));
+  const { symlink } = await import('node:fs/promises');
+  await symlink('sub/y', join(dir, 'tree', 'link'));
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nCOPY tree/ /usr/local/tree/\nCOPY --chown=1:2 --chmod=640 tree/sub/y /etc/y\n');
+  const t = `${tag}-inplace`;
+  const b = await berth(d.host, ['build', '-q', '-t', t, dir]);
+  assert.equal(b.code, 0, b.stdout + b.stderr);
+  // (Not all of /etc: the runtime's hosts, hostname and resolv.conf are made per container.)
+  const list = ['run', '--rm', t, 'sh', '-c', 'cd / && find usr etc/y etc/passwd -xdev | sort | xargs stat -c "%n %f %u:%g %s %Y %N"; md5sum usr/local/tree/sub/deeper/z'];
+  const here = await docker(d.host, list);
+  assert.equal(here.code, 0, here.stderr);
+  assert.match(here.stdout, /usr\/local\/tree\/x\.sh 89ed 0:0 /);
+  const out = join(tmp, 'inplace.tar');
+  assert.equal((await docker(d.host, ['save', '-o', out, t])).code, 0);
+  const d2 = await startDaemon();
+  try {
+    const l = await docker(d2.host, ['load', '-i', out]);
+    assert.equal(l.code, 0, l.stderr);
+    const there = await docker(d2.host, list);
+    assert.equal(there.code, 0, there.stderr);
+    assert.equal(there.stdout, here.stdout);
+  } finally {
+    await d2.stop();
+  }
+});
+
 test('a failing RUN fails the build with its exit code', async () => {
   const dir = join(tmp, 'fail');
   await mkdir(dir);

@@ -160,7 +160,7 @@ export class Builder {
 
   constructor(private readonly d: BuilderDeps) {
     this.cache = new CacheStore(join(d.root, 'cache'));
-    this.contexts = new ContextStore(d.sys, join(d.root, 'contexts'));
+    this.contexts = new ContextStore(d.sys, join(d.root, 'contexts'), d.log);
   }
 
   /** Parses and plans without building: syntax errors surface before any output. */

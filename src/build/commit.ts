@@ -145,10 +145,15 @@ export async function commitActive(
     raw.destroy(e instanceof Error ? e : new InternalError(String(e))); // unblocks the walk
     throw e;
   });
+  const t0 = performance.now();
+  let tWalked = t0;
+  void diffDone.then(() => (tWalked = performance.now()), () => undefined);
   const [stored] = await Promise.all([ingesting, diffDone]);
+  const tStored = performance.now();
   lease.add(stored.digest);
   if (stored.size <= 1024) return undefined;
   const staged = await snapshots.stageActive(ctx, key, size);
+  ctx.log.debug('build commit in place', { walkMs: Math.round(tWalked - t0), storeMs: Math.round(tStored - tWalked), stageMs: Math.round(performance.now() - tStored), bytes: stored.size });
   return { digest: stored.digest, size: stored.size, staged };
 }
 

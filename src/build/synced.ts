@@ -23,15 +23,18 @@
  * manifest and the upload (another build of it ran in between) the build
  * request fails with 409 and the CLI sends everything instead.
  */
-import { randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../base/errors.js';
 import { ensureDir, writeFileAtomic } from '../base/fsutil.js';
+import type { Logger } from '../base/log.js';
 import type { Sys } from '../base/sys.js';
-import { cleanEntryName } from '../snapshots/unpack.js';
+import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
+import { autoDecompress } from '../base/compress.js';
+import type { TarHeader } from '../base/tar.js';
 import { BuildContext, extractHashed } from './context.js';
 
 /** One manifest entry: name, type (d, f, l), mode, size; mtime, ctime and inode as decimal strings (ns). */
@@ -59,6 +62,25 @@ interface FileRecord {
 /** Contexts kept; the least recently used beyond this are removed. */
 const MAX_CONTEXTS = 8;
 const PENDING_TTL_MS = 10 * 60_000;
+
+/** What a tar header says about a file besides its bytes (a kept copy must match all of it). */
+function headerKey(h: TarHeader): string {
+  const x = [...h.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v.toString('hex')}`);
+  return `tar:${h.mode}:${h.uid}:${h.gid}:${h.mtime}:${h.size}:${x.join(',')}`;
+}
+
+function lstatIfExistsSync(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The slot of a classic build's kept context: its tags and Dockerfile name. */
+export function slotOf(tags: readonly string[], dockerfile: string | undefined): string {
+  return createHash('sha256').update(`classic\0${dockerfile ?? ''}\0${[...tags].sort().join('\0')}`).digest('hex');
+}
 
 function clientKey(e: ManifestEntry): string {
   return `${e.s}:${e.m}:${e.mt}:${e.ct}:${e.i}`;
@@ -94,6 +116,7 @@ export class ContextStore {
   constructor(
     private readonly sys: Sys,
     private readonly dir: string,
+    private readonly log?: Logger,
   ) {}
 
   private recordsPath(key: string): string {
@@ -216,6 +239,83 @@ export class ContextStore {
         throw e;
       }
       void this.evict(p.key).catch(() => undefined);
+      return c;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  /**
+   * A full context tar (the classic API: docker CLI, compose, docker-py)
+   * applied over a folder kept from the last build in the same slot
+   * (`slot`: the tags and Dockerfile name, see slotOf): a small file whose
+   * bytes (hashed as they arrive), header and our copy's stat all match the
+   * record is left as is instead of written again, entries the tar no
+   * longer has are removed after. The folder then is what a fresh
+   * extraction would make. A slot another build holds is not waited for:
+   * that build gets a private temporary folder, as before.
+   */
+  async openTar(slot: string, body: Readable, dockerfileName: string | undefined, tmpRoot: string): Promise<BuildContext> {
+    if (this.locks.has(slot)) return BuildContext.fromTar(this.sys, tmpRoot, body, dockerfileName);
+    const release = await this.lock(slot);
+    try {
+      const root = join(this.dir, slot);
+      await ensureDir(this.dir, 0o700);
+      await ensureDir(root, 0o700);
+      const records = await this.loadRecords(slot);
+      const digests = new Map<string, string>();
+      const seen = new Set<string>();
+      let kept = 0;
+      const t0 = performance.now();
+      // Small files' header keys, for the next records (larger files are always written again).
+      const headers = new Map<string, string>();
+      const keepFile = (rel: string, h: TarHeader, digest: string): boolean => {
+        headers.set(rel, headerKey(h));
+        const r = records.get(rel);
+        if (r === undefined || r.digest !== digest || r.c !== headerKey(h)) return false;
+        const st = lstatIfExistsSync(join(root, rel));
+        const keep = st !== undefined && st.isFile() && st.ino === r.ino && st.size === r.size && st.mtimeMs === r.mtimeMs && st.ctimeMs === r.ctimeMs;
+        if (keep) kept++;
+        return keep;
+      };
+      try {
+        const plain = body.pipe(autoDecompress());
+        body.on('error', (e) => plain.destroy(e));
+        await applyTar(this.sys, root, plain, { overlayWhiteouts: false, fileDigests: digests, keepFile, seen, countSize: false });
+      } catch (e) {
+        await rm(this.recordsPath(slot), { force: true });
+        throw new InvalidArgumentError(`invalid build context: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const tApplied = performance.now();
+      // What the tar did not name goes (the parents of named entries stay).
+      for (const n of [...seen]) for (let i = n.lastIndexOf('/'); i > 0; i = n.lastIndexOf('/', i - 1)) seen.add(n.slice(0, i));
+      const prune = (dir: string, rel: string): void => {
+        for (const d of readdirSync(dir, { withFileTypes: true })) {
+          const r = rel === '' ? d.name : `${rel}/${d.name}`;
+          if (!seen.has(r)) rmSync(join(dir, d.name), { recursive: true, force: true });
+          else if (d.isDirectory()) prune(join(dir, d.name), r);
+        }
+      };
+      prune(root, '');
+      const c = await BuildContext.open(root, dockerfileName, async () => release());
+      try {
+        const next: Record<string, FileRecord> = {};
+        for (const [rel, digest] of digests) {
+          const st = lstatIfExistsSync(join(root, rel));
+          if (st === undefined || !st.isFile()) continue;
+          const hk = headers.get(rel);
+          if (hk !== undefined) next[rel] = { c: hk, digest, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+          c.addDigest(st, digest);
+        }
+        await writeFileAtomic(this.recordsPath(slot), JSON.stringify(next), 0o600);
+      } catch (e) {
+        await rm(this.recordsPath(slot), { force: true });
+        await c.dispose();
+        throw e;
+      }
+      void this.evict(slot).catch(() => undefined);
+      this.log?.debug('build context kept', { files: digests.size, kept, applyMs: Math.round(tApplied - t0), restMs: Math.round(performance.now() - tApplied) });
       return c;
     } catch (e) {
       release();

@@ -43,6 +43,17 @@ export interface ApplyTarOptions {
    * later entry of another kind at the same name drops the name.
    */
   fileDigests?: Map<string, string>;
+  /**
+   * With fileDigests, asked for each small regular file (up to 1 MiB)
+   * before it is written: true leaves the file already at that name as it
+   * is (the caller vouches it holds exactly this entry). For a folder kept
+   * between extractions of nearly the same tar (a build context).
+   */
+  keepFile?: (rel: string, h: TarHeader, digest: string) => boolean;
+  /** Filled with the clean name of every entry. */
+  seen?: Set<string>;
+  /** Whether to compute the size (for a root that was not empty, a walk); default true. */
+  countSize?: boolean;
 }
 
 export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 ** 3;
@@ -152,8 +163,10 @@ class Extractor {
   setgidSeen = false;
   /** The root was empty at the start: paths not in `created`/`knownDirs` do not exist. */
   startedEmpty = false;
-  /** See ApplyTarOptions.fileDigests. */
+  /** See ApplyTarOptions. */
   digests: Map<string, string> | undefined;
+  keepFile: ((rel: string, h: TarHeader, digest: string) => boolean) | undefined;
+  seen: Set<string> | undefined;
   umask = 0o777;
   /**
    * Docker's layer size (overlay2 reports pkg/directory's Size of the diff
@@ -361,6 +374,7 @@ class Extractor {
     await this.waitFor(rel);
     await this.ensureParents(rel, true, what);
     const a = this.abs(rel);
+    this.seen?.add(rel);
     if (h.type !== 'file') this.digests?.delete(rel);
     switch (h.type) {
       case 'dir': {
@@ -483,7 +497,11 @@ class Extractor {
         hash?.update(b);
         chunks.push(b);
       }
-      if (hash !== undefined) this.digests?.set(rel, hash.digest('hex'));
+      if (hash !== undefined) {
+        const digest = hash.digest('hex');
+        this.digests?.set(rel, digest);
+        if (this.keepFile?.(rel, h, digest) === true) return;
+      }
       await this.throttle();
       const write = async (fd: number): Promise<void> => {
         try {
@@ -562,6 +580,8 @@ export async function applyTar(sys: Sys, dir: string, tar: Readable | AsyncItera
   const reader = new TarReader(tar, { maxEntrySize: opts.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE });
   const ex = new Extractor(sys, dir, opts.overlayWhiteouts ?? true);
   ex.digests = opts.fileDigests;
+  ex.keepFile = opts.keepFile;
+  ex.seen = opts.seen;
   const rootSt = await lstat(dir);
   if (!rootSt.isDirectory()) throw new InvalidArgumentError(`${dir} is not a directory`);
   if ((rootSt.mode & 0o2000) !== 0) ex.setgidSeen = true;
@@ -585,7 +605,7 @@ export async function applyTar(sys: Sys, dir: string, tar: Readable | AsyncItera
     await reader.drain();
     await ex.finish();
     // A root that held files already: only a walk knows what they add up to.
-    return { size: ex.startedEmpty ? ex.size() : await dockerDirSize(dir) };
+    return { size: ex.startedEmpty ? ex.size() : opts.countSize === false ? 0 : await dockerDirSize(dir) };
   } catch (e) {
     await ex.abort();
     if (e instanceof Error && e.message === 'Premature close') throw new InvalidArgumentError(ERR_EOF, { cause: e });

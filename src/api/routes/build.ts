@@ -12,12 +12,14 @@
  * POST /build/context is berth's own (`berth build`): a manifest of a
  * folder's entries in, the files the daemon lacks and a token out; the
  * build request then carries `contextsync=<token>` and a tar of just those
- * files (src/build/synced.ts). Other clients are unaffected.
+ * files (src/build/synced.ts). A full context tar (every other client)
+ * is applied over the folder kept from the last build with the same tags
+ * and Dockerfile name, so unchanged files are not written again.
  */
 import { errorMessage, InvalidArgumentError } from '../../base/errors.js';
 import type { Sys } from '../../base/sys.js';
 import { BuildError, type Builder, type BuildOutput, type BuildRequest } from '../../build/builder.js';
-import { BuildContext } from '../../build/context.js';
+import { slotOf } from '../../build/synced.js';
 import { DockerfileSyntaxError } from '../../build/dockerfile/parser.js';
 import type { ApiRequest } from '../http.js';
 import type { JsonStream } from '../http.js';
@@ -103,7 +105,7 @@ export function buildRoutes(d: BuildRouteDeps): Route[] {
         const context =
           token !== undefined && token !== ''
             ? await d.builder.contexts.open(token, req.raw, r.dockerfile)
-            : await BuildContext.fromTar(d.sys, d.tmpRoot, req.raw, r.dockerfile);
+            : await d.builder.contexts.openTar(slotOf(r.tags, r.dockerfile), req.raw, r.dockerfile, d.tmpRoot);
         req.ctx.log.debug('build context received', { ms: Math.round(performance.now() - t0) });
         try {
           let plan;
