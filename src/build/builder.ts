@@ -541,6 +541,8 @@ export class Builder {
         binds.push(`${src}:${target}:ro`);
       }
     }
+    // -q shows no step output: then nobody attaches (no attach session to set up before the start, nor to drain after the exit).
+    const attach = !s.req.quiet;
     const body = {
       Image: run.st.image.record.id,
       Cmd: argv,
@@ -549,8 +551,8 @@ export class Builder {
       WorkingDir: cfg.WorkingDir ?? '',
       User: cfg.User ?? '',
       Labels: {},
-      AttachStdout: true,
-      AttachStderr: true,
+      AttachStdout: attach,
+      AttachStderr: attach,
       HostConfig: {
         NetworkMode: network ?? (s.req.networkMode === '' ? 'default' : s.req.networkMode),
         ExtraHosts: [...s.req.extraHosts],
@@ -570,6 +572,7 @@ export class Builder {
       s.out.stream(` ---> Running in ${id.slice(0, 12)}\n`);
       let detach: (() => void) | undefined;
       const ended = new Promise<void>((resolve) => {
+        if (!attach) return resolve();
         void containers
           .attach(s.ctx, id!, {
             write: (stream, data) => s.out.stream(stream === 2 ? `\u001b[91m${data.toString()}\u001b[0m` : data.toString()),
