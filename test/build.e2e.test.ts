@@ -188,6 +188,27 @@ test('a COPY layer committed in place is what its tar says: the same tree after 
   }
 });
 
+test('--cache-from: after the cache is pruned, a tagged image stands in for its own steps (same image ID); without it they run', async () => {
+  const dir = join(tmp, 'cachefrom');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'f'), 'eff\n');
+  await writeFile(join(dir, 'Dockerfile'), 'FROM bb:1\nENV X=1\nRUN echo a > /a\nCOPY f /f\nRUN cat /f /a > /g\n');
+  const t = `${tag}-cf`;
+  const b1 = await dockerEnv(() => docker(d.host, ['build', '-q', '-t', t, dir]));
+  assert.equal(b1.code, 0, b1.stderr);
+  const prune = async (): Promise<void> => assert.equal((await dockerEnv(() => docker(d.host, ['builder', 'prune', '-af']))).code, 0);
+  await prune();
+  const b2 = await dockerEnv(() => docker(d.host, ['build', '--cache-from', t, dir]));
+  assert.equal(b2.code, 0, b2.stderr);
+  assert.doesNotMatch(b2.stdout, /Running in/, b2.stdout);
+  assert.equal(b2.stdout.match(/ ---> Using cache/g)?.length, 4, b2.stdout);
+  assert.match(b2.stdout, new RegExp(`Successfully built ${b1.stdout.trim().slice(7, 19)}`));
+  await prune();
+  const b3 = await berth(d.host, ['build', '-t', `${t}-2`, dir]);
+  assert.equal(b3.code, 0, b3.stderr);
+  assert.match(b3.stdout, /Running in/);
+});
+
 test('a failing RUN fails the build with its exit code', async () => {
   const dir = join(tmp, 'fail');
   await mkdir(dir);

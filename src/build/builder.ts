@@ -75,6 +75,8 @@ export interface BuildRequest {
   readonly memory?: number;
   /** RUN --mount=type=secret sources: id → bytes. Never part of a cache key or a layer. */
   readonly secrets: ReadonlyMap<string, Buffer>;
+  /** --cache-from: local images whose history may stand in for steps (missing ones are skipped, as dockerd). */
+  readonly cacheFrom?: readonly string[];
 }
 
 export interface BuildOutput {
@@ -125,6 +127,8 @@ interface Session {
   readonly sourceDateEpoch?: number;
   /** Removals of step containers and scratch snapshots still running; awaited before the build returns. */
   readonly cleanups: Promise<void>[];
+  /** The --cache-from images found, resolved on first use. */
+  cacheSources?: Image[];
 }
 
 function envMap(env: readonly string[] | undefined): Map<string, string> {
@@ -503,7 +507,7 @@ export class Builder {
     const createdBy = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ${cmdText}` : cmdText;
     const mountKey = mounts.map((m) => JSON.stringify({ ...m, secretBytes: undefined })).join(';');
     const key = sha('run', run.st.image?.record.id ?? 'scratch', createdBy, JSON.stringify(runEnv), mountKey, network ?? s.req.networkMode);
-    if (await this.useCache(s, run, key)) return;
+    if ((await this.useCache(s, run, key)) || (await this.fromCacheSources(s, run, key, createdBy, cfg))) return;
     if (run.st.image === undefined) throw new BuildError(`failed to run ${cmdText}: the stage has no filesystem (FROM scratch)`);
 
     // Mount sources on the host; targets are skipped at commit.
@@ -628,6 +632,45 @@ export class Builder {
     return true;
   }
 
+  /**
+   * --cache-from, as dockerd's classic builder: a step is taken from a
+   * cache source when the source's history begins with the current
+   * image's (same created_by entries, same layers) and its next entry was
+   * made by this very step (same created_by: for COPY/ADD that holds the
+   * sources' content key). The step's image is then made from the current
+   * config, that history entry and, unless it is an empty layer, the
+   * source's next layer (already here: the source is a local image).
+   */
+  private async fromCacheSources(s: Session, run: StageRun, key: string, createdBy: string, cfg: ContainerConfig): Promise<boolean> {
+    if (s.req.noCache || (s.req.cacheFrom ?? []).length === 0 || run.st.image === undefined) return false;
+    s.cacheSources ??= (s.req.cacheFrom ?? []).map((r) => this.d.images.index.find(r)).filter((x): x is Image => x !== undefined);
+    const h = run.st.config.history ?? [];
+    const ids = run.st.config.rootfs.diff_ids;
+    for (const img of s.cacheSources) {
+      const hc = img.config.history ?? [];
+      const idc = img.config.rootfs.diff_ids;
+      const next = hc[h.length];
+      if (next === undefined || next.created_by !== createdBy) continue;
+      if (h.some((e, i) => hc[i]!.created_by !== e.created_by || (hc[i]!.empty_layer === true) !== (e.empty_layer === true))) continue;
+      if (idc.length < ids.length || ids.some((d, i) => idc[i] !== d)) continue;
+      let layer: LayerResult | undefined;
+      if (next.empty_layer !== true) {
+        const desc = img.manifest.layers[ids.length];
+        const diffId = idc[ids.length];
+        if (desc === undefined || diffId === undefined) continue;
+        layer = { digest: diffId, size: desc.size, desc };
+      }
+      const { empty_layer: _e, ...entry } = next;
+      void _e;
+      run.st = await registerStep(s.ctx, this.d, run.st, this.baseConfig(run, { ...cfg }), entry, layer, s.lease);
+      await this.cache.put(key, run.st.image!.record.id);
+      s.out.stream(' ---> Using cache\n');
+      this.idLine(s, run.st);
+      return true;
+    }
+    return false;
+  }
+
   /** A read-only view of a stage's or an image's filesystem (mounted once per build). */
   private async rootOf(s: Session, from: string): Promise<string> {
     const p = s.plan;
@@ -724,7 +767,7 @@ export class Builder {
     const key = h.digest('hex');
     const tKey = performance.now();
     const createdBy = `/bin/sh -c #(nop) ${ins.cmd.toUpperCase()} ${srcs.length > 0 ? `multi:${key.slice(0, 16)}` : ''} in ${dest} `;
-    if (urls.length === 0 && (await this.useCache(s, run, key))) return;
+    if (urls.length === 0 && ((await this.useCache(s, run, key)) || (await this.fromCacheSources(s, run, key, createdBy, cfg)))) return;
 
     const snapKey = `build-${sha(key, String(Date.now()), String(Math.random())).slice(0, 24)}`;
     const parentChain = chainIds(run.st.config.rootfs.diff_ids).at(-1);

@@ -42,9 +42,13 @@ export interface BuildState {
 
 
 export interface LayerResult {
+  /** The diff ID (and, without `desc`, the uncompressed blob's digest). */
   readonly digest: Digest;
   readonly size: number;
-  readonly staged: StagedLayer;
+  /** Unpacked while it was made; absent when the layer already exists (a cache source's). */
+  readonly staged?: StagedLayer;
+  /** The blob as another image's manifest names it (a cache source's layer, perhaps compressed). */
+  readonly desc?: Descriptor;
 }
 
 /**
@@ -174,7 +178,7 @@ export async function registerStep(
   const layers = [...parent.layers];
   if (layer !== undefined) {
     diffIds.push(layer.digest);
-    layers.push({ mediaType: MediaType.dockerLayer, digest: layer.digest, size: layer.size });
+    layers.push(layer.desc ?? { mediaType: MediaType.dockerLayer, digest: layer.digest, size: layer.size });
   }
   const hist: HistoryEntry = { ...history };
   if (layer === undefined) hist.empty_layer = true;

@@ -45,6 +45,12 @@ function stringMap(v: unknown, what: string): Map<string, string> {
   return m;
 }
 
+function stringList(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) throw new InvalidArgumentError(`${what} must be a JSON list of strings`);
+  return v.filter((x) => x !== '');
+}
+
 function parseSecrets(header: string | string[] | undefined): Map<string, Buffer> {
   const m = new Map<string, Buffer>();
   if (typeof header !== 'string' || header === '') return m;
@@ -89,6 +95,7 @@ export function parseBuildRequest(req: ApiRequest): BuildRequest {
     ...(shm !== undefined ? { shmSize: shm } : {}),
     ...(mem !== undefined ? { memory: mem } : {}),
     secrets: parseSecrets(req.headers['x-berth-build-secrets']),
+    cacheFrom: stringList(q.json('cachefrom'), 'cachefrom'),
   };
 }
 

@@ -47,6 +47,7 @@ export const spec: CommandSpec = {
     { name: 'network', type: 'string', usage: 'Set the networking mode for the RUN instructions during build', default: 'default' },
     { name: 'add-host', type: 'stringArray', varname: 'list', usage: 'Add a custom host-to-IP mapping ("host:ip")' },
     { name: 'force-rm', type: 'bool', usage: 'Always remove intermediate containers', default: true },
+    { name: 'cache-from', type: 'stringArray', varname: 'strings', usage: 'Images to consider as cache sources' },
   ],
 };
 
@@ -277,6 +278,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       networkmode: ctx.opts.string('network') || undefined,
       extrahosts: ctx.opts.strings('add-host').length > 0 ? ctx.opts.strings('add-host').join(',') : undefined,
       forcerm: ctx.opts.bool('force-rm') ? '1' : undefined,
+      cachefrom: ctx.opts.strings('cache-from').length > 0 ? JSON.stringify(ctx.opts.strings('cache-from')) : undefined,
       rm: '1',
   };
   const full = (): Promise<IncomingMessage> => client.stream('POST', '/build', { query, headers, body: typeof body === 'function' ? body() : body });
