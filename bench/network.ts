@@ -7,6 +7,8 @@
  *    through docker-proxy for loopback).
  * The image carries the host's iperf3 and its libraries (apt-get install iperf3).
  * berthd gets its own bridge and subnets so it never meets a developer's berthd.
+ * The `run --rm` timings alternate between the two daemons run by run, so a
+ * change in the (shared, noisy) machine's load weighs on both alike.
  *
  *   node build/bench/network.js [--runs 15] [--seconds 5]
  */
@@ -66,22 +68,31 @@ function gbits(json: string): number {
   return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
 }
 
-async function scenario(host: string, archive: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+async function prepare(host: string, archive: string): Promise<void> {
   await ok(host, ['load', '-i', archive]);
   await docker(host, ['network', 'rm', NET]);
   await ok(host, ['network', 'create', NET]);
+}
+
+/** The same command on every daemon in turn, RUNS times (after a warm-up each): medians by daemon. */
+async function alternating(hosts: Record<string, string>, args: string[]): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = {};
+  for (const [name, host] of Object.entries(hosts)) {
+    await ok(host, args);
+    times[name] = [];
+  }
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate who goes first, too.
+    const order = i % 2 === 0 ? Object.entries(hosts) : Object.entries(hosts).reverse();
+    for (const [name, host] of order) times[name]!.push(await timed(host, args));
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+async function throughput(host: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
   const names: string[] = [];
   try {
-    await ok(host, ['run', '--rm', '--network', NET, IMG, 'true']); // warm-up
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++) times.push(await timed(host, ['run', '--rm', '--network', NET, IMG, 'true']));
-    out['run --rm on user network, median ms'] = median(times);
-    await ok(host, ['run', '--rm', IMG, 'true']); // warm-up
-    const onBridge: number[] = [];
-    for (let i = 0; i < RUNS; i++) onBridge.push(await timed(host, ['run', '--rm', IMG, 'true']));
-    out['run --rm on the default bridge, median ms'] = median(onBridge);
-
     names.push('iperf-srv');
     await ok(host, ['run', '-d', '--name', 'iperf-srv', '--network', NET, IMG, 'iperf3', '-s']);
     await new Promise((r) => setTimeout(r, 300));
@@ -96,10 +107,13 @@ async function scenario(host: string, archive: string): Promise<Record<string, n
     out['iperf3 host→published port Gbit/s'] = gbits(h2c.stdout);
   } finally {
     if (names.length > 0) await docker(host, ['rm', '-f', ...names]);
-    await docker(host, ['network', 'rm', NET]);
-    await docker(host, ['rmi', IMG]);
   }
   return out;
+}
+
+async function cleanup(host: string): Promise<void> {
+  await docker(host, ['network', 'rm', NET]);
+  await docker(host, ['rmi', IMG]);
 }
 
 async function main(): Promise<void> {
@@ -107,16 +121,31 @@ async function main(): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-net-'));
   const archive = join(tmp, 'img.tar');
   await writeDockerArchive(archive, [{ tags: [IMG], layers: [await busyboxLayer(), await iperfLayer()] }]);
-  const results: Record<string, Record<string, number>> = {};
+  const results: Record<string, Record<string, number>> = { berthd: {} };
+  const hosts: Record<string, string> = {};
   let d: TestDaemon | undefined;
   try {
     d = await startDaemon(['--bip', '10.201.8.1/24', '--bridge', 'bberth0', '--default-address-pool', 'base=10.201.12.0/22,size=24']);
-    results['berthd'] = await scenario(d.host, archive);
+    hosts['berthd'] = d.host;
+    if (await dockerdAvailable()) {
+      hosts['dockerd'] = 'unix:///var/run/docker.sock';
+      results['dockerd'] = {};
+    } else console.log('dockerd is not running: no reference figures');
+    for (const h of Object.values(hosts)) await prepare(h, archive);
+    try {
+      for (const [metric, args] of [
+        ['run --rm on user network, median ms', ['run', '--rm', '--network', NET, IMG, 'true']],
+        ['run --rm on the default bridge, median ms', ['run', '--rm', IMG, 'true']],
+      ] as const) {
+        for (const [name, v] of Object.entries(await alternating(hosts, [...args]))) results[name]![metric] = v;
+      }
+      for (const [name, host] of Object.entries(hosts)) Object.assign(results[name]!, await throughput(host));
+    } finally {
+      for (const h of Object.values(hosts)) await cleanup(h);
+    }
   } finally {
     await d?.stop();
   }
-  if (await dockerdAvailable()) results['dockerd'] = await scenario('unix:///var/run/docker.sock', archive);
-  else console.log('dockerd is not running: no reference figures');
   report(results);
   await rm(tmp, { recursive: true, force: true });
 }
