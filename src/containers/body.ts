@@ -225,6 +225,7 @@ export function parseCreateBody(raw: unknown): CreateBody {
     throw new InvalidArgumentError('conflicting options: cannot specify both --restart and --rm');
   }
   const log = obj(h['LogConfig'], 'container.LogConfig');
+  // validated here, at create, as dockerd does
   const pb = obj(h['PortBindings'], 'nat.PortMap');
   const portBindings: Record<string, PortBinding[]> = {};
   for (const [port, list] of Object.entries(pb)) {
@@ -284,7 +285,7 @@ export function parseCreateBody(raw: unknown): CreateBody {
     : undefined;
   const host: HostConfigIn = {
     Binds: strs(h, 'Binds') ?? null,
-    LogConfig: { Type: str(log, 'Type') || 'k8s-file', Config: strMap(log, 'Config') ?? {} },
+    LogConfig: { Type: logDriver(str(log, 'Type')), Config: strMap(log, 'Config') ?? {} },
     NetworkMode: str(h, 'NetworkMode') || 'default',
     PortBindings: portBindings,
     RestartPolicy: { Name: rpName === '' ? 'no' : rpName, MaximumRetryCount: rpMax },
@@ -338,4 +339,22 @@ export function parseCreateBody(raw: unknown): CreateBody {
   const nc = obj(o['NetworkingConfig'], 'network.NetworkingConfig');
   const endpoints = obj(nc['EndpointsConfig'], 'map[string]*network.EndpointSettings');
   return { config, host, endpoints };
+}
+
+/**
+ * The logging driver, by Docker's names. Every file driver is one file
+ * (conmon's, CRI's k8s-file lines, rotated by max-size/max-file) read back by
+ * `docker logs`; it is reported as "json-file", the name clients key on
+ * (docker-py's containers.run returns the output only for json-file or
+ * journald). "none" keeps nothing. Drivers that ship logs elsewhere (journald,
+ * syslog, fluentd, ...) are not available.
+ */
+const FILE_DRIVERS = new Set(['json-file', 'local', 'k8s-file']);
+function logDriver(name: string | undefined): string {
+  if (name === undefined || name === '') return 'json-file';
+  if (FILE_DRIVERS.has(name) || name === 'none') return name;
+  if (['journald', 'syslog', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries'].includes(name)) {
+    throw new InvalidArgumentError(`logging driver "${name}" is not supported by berth (use json-file, local or none)`);
+  }
+  throw new InvalidArgumentError(`error looking up logging plugin ${name}: plugin "${name}" not found`);
 }

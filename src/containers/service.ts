@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Ctx } from '../base/ctx.js';
-import { BerthError, ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotModifiedError, errorMessage } from '../base/errors.js';
+import { BerthError, ConflictError, InternalError, InvalidArgumentError, NotFoundError, NotImplementedError, NotModifiedError, errorMessage } from '../base/errors.js';
 import { newId } from '../base/ids.js';
 import type { Logger } from '../base/log.js';
 import type { Sys } from '../base/sys.js';
@@ -491,6 +491,7 @@ export class ContainerService {
           bundle,
           spec,
           logPath: this.logPath(id),
+          ...(hc.LogConfig.Type === 'none' ? { noLog: true } : {}),
           ...(logSizeMax !== undefined ? { logSizeMax } : {}),
           stdin: rec.Config.OpenStdin,
           // moby closes stdin after the first attach only without a TTY (container/stream/attach.go)
@@ -933,6 +934,7 @@ export class ContainerService {
     opts: { follow: boolean; stdout: boolean; stderr: boolean; tail?: number; since?: bigint; until?: bigint; signal: AbortSignal },
   ): { tty: boolean; messages: AsyncGenerator<LogMessage> } {
     const l = this.get(ref);
+    if (l.rec.HostConfig.LogConfig.Type === 'none') throw new NotImplementedError('configured logging driver does not support reading');
     const running = isRunning(l.rec.State);
     const stopWhen = running ? new Promise<void>((r) => l.exitWaiters.add(r)) : Promise.resolve();
     const messages = readLogs(this.logPath(l.rec.Id), {
@@ -1238,7 +1240,7 @@ export class ContainerService {
       ResolvConfPath: join(dir, 'resolv.conf'),
       HostnamePath: join(dir, 'hostname'),
       HostsPath: join(dir, 'hosts'),
-      LogPath: this.logPath(r.Id),
+      LogPath: r.HostConfig.LogConfig.Type === 'none' ? '' : this.logPath(r.Id),
       Name: `/${r.Name}`,
       RestartCount: r.RestartCount,
       Driver: 'overlay2',

@@ -125,6 +125,8 @@ export interface CreateOptions {
   spec: OciSpec;
   /** Container log (k8s-file format). */
   logPath: string;
+  /** Keep no log at all (Docker's "none" logging driver). */
+  noLog?: boolean;
   /** Bytes; conmon truncates the log when it grows past this (see logs.ts). */
   logSizeMax?: number;
   /** Keep stdin open (OpenStdin). */
@@ -489,7 +491,8 @@ export class Conmon {
     return join(this.socketDir, uuid, 'attach');
   }
 
-  private commonArgs(id: string, uuid: string, bundle: string, pidFile: string, logPath: string, exitDir: string): string[] {
+  /** `logPath` undefined: conmon's "none" driver, nothing kept. */
+  private commonArgs(id: string, uuid: string, bundle: string, pidFile: string, logPath: string | undefined, exitDir: string): string[] {
     const sock = this.attachSocketPath(uuid);
     if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
       throw new InvalidArgumentError(`attach socket path too long (${Buffer.byteLength(sock)} bytes): ${sock}`);
@@ -501,7 +504,7 @@ export class Conmon {
       '-r', this.runc.binary,
       '-b', bundle,
       '-p', pidFile,
-      '-l', `k8s-file:${logPath}`,
+      '-l', logPath !== undefined ? `k8s-file:${logPath}` : 'none:',
       '--exit-dir', exitDir,
       '--socket-dir-path', this.socketDir,
       '--log-level', 'error',
@@ -526,7 +529,7 @@ export class Conmon {
     this.exits.forget(id);
 
     const conmonPidFile = join(bundle, 'conmon.pid');
-    const args = this.commonArgs(id, id, bundle, join(bundle, 'pidfile'), opts.logPath, this.exitDir);
+    const args = this.commonArgs(id, id, bundle, join(bundle, 'pidfile'), opts.noLog === true ? undefined : opts.logPath, this.exitDir);
     args.push('-n', opts.name ?? id, '-P', conmonPidFile, '--persist-dir', bundle);
     if (opts.spec.process.terminal === true) args.push('-t');
     if (opts.stdin === true) {
