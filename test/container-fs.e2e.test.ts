@@ -119,6 +119,38 @@ test('symlinks pointing outside resolve inside the container rootfs', async () =
   await assert.rejects(access(join('/etc', name)), 'nothing may land in the host /etc');
 });
 
+test('docker cp sees what the container sees: bind mounts, volumes, /etc files; a :ro mount refuses; symlinks into a volume stay in the view', async () => {
+  const hostDir = join(tmp, 'bind');
+  await mkdir(hostDir);
+  await writeFile(join(hostDir, 'f'), 'from-host\n');
+  const vol = `cfsvol-${randomBytes(3).toString('hex')}`;
+  const c = newName('mnt');
+  try {
+    await ok(['run', '-d', '--name', c, '--hostname', 'cp-host', '-v', `${hostDir}:/data`, '-v', `${hostDir}:/ro:ro`, '-v', `${vol}:/nv`, img, 'sh', '-c', 'echo in-volume > /nv/g; ln -s /nv/g /lnk; sleep 300']);
+    for (let i = 0; i < 50 && (await docker(d.host, ['exec', c, 'test', '-L', '/lnk'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const cat = async (path: string, follow = false): Promise<string> =>
+      (await run('sh', ['-c', `DOCKER_HOST=${d.host} docker cp ${follow ? '-L ' : ''}${c}:${path} - | tar xO`])).stdout;
+    assert.equal(await cat('/data/f'), 'from-host\n');
+    assert.equal(await cat('/nv/g'), 'in-volume\n');
+    assert.equal(await cat('/etc/hostname'), 'cp-host\n');
+    assert.equal(await cat('/lnk', true), 'in-volume\n');
+    // the whole tree crosses into the mounts
+    const all = await run('sh', ['-c', `DOCKER_HOST=${d.host} docker cp ${c}:/ - | tar t`]);
+    assert.match(all.stdout, /data\/f\n/);
+    assert.match(all.stdout, /nv\/g\n/);
+    // writes land in the mount's source; a read-only mount refuses, in Docker's words
+    await writeFile(join(tmp, 'up.txt'), 'uploaded\n');
+    await ok(['cp', join(tmp, 'up.txt'), `${c}:/data/`]);
+    assert.equal(await readFile(join(hostDir, 'up.txt'), 'utf8'), 'uploaded\n');
+    const ro = await docker(d.host, ['cp', join(tmp, 'up.txt'), `${c}:/ro/`]);
+    assert.notEqual(ro.code, 0);
+    assert.match(ro.stderr, /mounted volume is marked read-only/);
+  } finally {
+    await docker(d.host, ['rm', '-f', c]);
+    await docker(d.host, ['volume', 'rm', vol]);
+  }
+});
+
 test('a hostile tar with ../ is refused and writes nothing outside', async () => {
   const web = containers[0]!;
   const escapee = join(tmp, 'escaped.txt');

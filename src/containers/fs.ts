@@ -10,8 +10,11 @@
  * overlay of the snapshot's upper dir over its lowers, which never touches
  * the upper/work dirs a running container holds.
  *
- * Paths are resolved with `resolveInRoot`, so symlinks inside the container
- * resolve inside its rootfs and never reach the host; extraction reuses
+ * cp resolves paths in the container's view (`resolveInView`): its rootfs at
+ * `/` and, where they sit, the /etc files and the bind and volume mounts the
+ * host can reach (tmpfs mounts, like Docker's, are not), so symlinks inside
+ * the container resolve inside that view and never reach the host, and a
+ * volume's files are read and written where they live; extraction reuses
  * `applyTar`, which refuses entries that climb out and never writes through
  * a symlink.
  */
@@ -38,7 +41,7 @@ import { fullString, parseReference, withDefaultTag, withTag, isValidTag, famili
 import type { ContainerConfig, HistoryEntry, ImageConfig, ImageManifest } from '../oci/types.js';
 import type { OciResources } from '../runtime/oci-spec.js';
 import type { Runc } from '../runtime/runc.js';
-import { resolveInRoot } from '../runtime/user.js';
+import { mapInView, resolveInRoot, resolveInView, type ViewMount } from '../runtime/user.js';
 import { filterDiff, RUNTIME_MOUNT_POINTS, writeDiff } from '../snapshots/diff.js';
 import { mountAll, unmountAll } from '../snapshots/mount.js';
 import { devMajor, devMinor, encodeHeader, tarPadding, tarTrailer, TarReader, copyEntry } from '../base/tar.js';
@@ -155,8 +158,26 @@ function splitPath(p: string): SplitPath {
   return { clean, followLast, base };
 }
 
+/**
+ * Where each mount covers the view below it: the host path its mount point
+ * has in the mounts above it (its placeholder) → the mount's source, so a
+ * tree walk crosses into mounts as the container sees them.
+ */
+function mountOverlay(view: readonly ViewMount[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of view) {
+    const parts = m.dest.split('/').filter((x) => x !== '');
+    if (parts.length === 0) continue;
+    const above = view.filter((x) => x.dest.split('/').filter((y) => y !== '').length < parts.length);
+    out.set(mapInView(above, parts).host, m.src);
+  }
+  return out;
+}
+
 /** Tars `abs` (not following symlinks) as `name`, directories recursively in name order. */
-async function writeTree(w: StreamWriter, abs: string, name: string, links: Map<number, string>): Promise<void> {
+async function writeTree(w: StreamWriter, placeholder: string, name: string, links: Map<number, string>, over?: ReadonlyMap<string, string>): Promise<void> {
+  // a mount point: its content comes from the mount's source, as the container sees it
+  const abs = over?.get(placeholder) ?? placeholder;
   const st = await lstat(abs);
   const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
   if (st.isDirectory()) {
@@ -170,7 +191,7 @@ async function writeTree(w: StreamWriter, abs: string, name: string, links: Map<
     }
     for (const n of names) {
       try {
-        await writeTree(w, `${abs}/${n}`, name === '' ? n : `${name}/${n}`, links);
+        await writeTree(w, `${abs}/${n}`, name === '' ? n : `${name}/${n}`, links, over);
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') throw e;
       }
@@ -305,20 +326,27 @@ export class ContainerFs {
     }
   }
 
-  /** Host path of `p` inside `root`: parents resolved in the root, the last component only when asked. */
-  private async hostPath(root: string, sp: SplitPath): Promise<string> {
-    const hp = sp.followLast ? await resolveInRoot(root, sp.clean) : join(await resolveInRoot(root, posix.dirname(sp.clean)), posix.basename(sp.clean));
-    const rel = relative(root, hp);
-    if (rel.startsWith('..')) throw new InternalError(`path ${sp.clean} resolved outside the container's root`);
-    return hp;
+  /** The container's view for cp: its rootfs at `/`, then the mounts the host can reach. */
+  private async view(root: string, rec: ContainerRecord): Promise<ViewMount[]> {
+    return [{ dest: '/', src: root, rw: !rec.HostConfig.ReadonlyRootfs }, ...(await this.d.containers.viewMounts(rec.Id))];
   }
 
-  private async statIn(root: string, ref: string, path: string): Promise<{ st: PathStat; host: string; sp: SplitPath }> {
+  /** Host path of `p` in the view: parents resolved, the last component only when asked. */
+  private async hostPath(view: readonly ViewMount[], sp: SplitPath): Promise<{ host: string; mount: ViewMount }> {
+    if (sp.followLast) return resolveInView(view, sp.clean);
+    const parent = await resolveInView(view, posix.dirname(sp.clean));
+    const r = mapInView(view, [...parent.path.split('/').filter((x) => x !== ''), posix.basename(sp.clean)]);
+    const rel = relative(r.mount.src, r.host);
+    if (rel.startsWith('..')) throw new InternalError(`path ${sp.clean} resolved outside the container's root`);
+    return r;
+  }
+
+  private async statIn(view: readonly ViewMount[], ref: string, path: string): Promise<{ st: PathStat; host: string; sp: SplitPath }> {
     const sp = splitPath(path);
     const notFound = (): NotFoundError => new NotFoundError(`Could not find the file ${path} in container ${ref}`);
     let host: string;
     try {
-      host = await this.hostPath(root, sp);
+      host = (await this.hostPath(view, sp)).host;
     } catch (e) {
       if (e instanceof InvalidArgumentError) throw notFound();
       throw e;
@@ -332,16 +360,13 @@ export class ContainerFs {
       throw e;
     }
     let linkTarget = '';
-    if (st.isSymbolicLink()) {
-      const full = await resolveInRoot(root, sp.clean);
-      linkTarget = `/${relative(root, full)}`;
-    }
+    if (st.isSymbolicLink()) linkTarget = (await resolveInView(view, sp.clean)).path;
     return { st: { name: sp.base, size: Number(st.size), mode: goFileMode(st), mtime: goTime(st.mtimeNs), linkTarget }, host, sp };
   }
 
   /** HEAD /containers/{id}/archive. */
   async stat(ref: string, path: string): Promise<PathStat> {
-    return this.withRootfs(ref, async (root) => (await this.statIn(root, ref, path)).st);
+    return this.withRootfs(ref, async (root, rec) => (await this.statIn(await this.view(root, rec), ref, path)).st);
   }
 
   /**
@@ -350,11 +375,12 @@ export class ContainerFs {
    */
   async getArchive(ref: string, path: string, begin: (st: PathStat) => Writable): Promise<void> {
     await this.withRootfs(ref, async (root, rec) => {
-      const { st, host, sp } = await this.statIn(root, ref, path);
+      const view = await this.view(root, rec);
+      const { st, host, sp } = await this.statIn(view, ref, path);
       const out = begin(st);
       const w = new StreamWriter(out, 'archive output');
       const name = sp.base === '/' ? '.' : sp.base;
-      await writeTree(w, host, name, new Map());
+      await writeTree(w, host, name, new Map(), mountOverlay(view));
       await w.write(tarTrailer());
       out.end();
       this.d.events.publish('container', 'archive-path', rec.Id, { image: rec.Config.Image, name: rec.Name, path });
@@ -366,13 +392,13 @@ export class ContainerFs {
     await this.withRootfs(
       ref,
       async (root, rec) => {
-        if (rec.HostConfig.ReadonlyRootfs) throw new ForbiddenError('container rootfs is marked read-only');
         const sp = splitPath(path);
-        const target = await resolveInRoot(root, sp.clean);
+        const { host: target, path: containerDir, mount } = await resolveInView(await this.view(root, rec), sp.clean);
         const st = await lstatIfExists(target);
         if (st === undefined) throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+        // moby's ErrRootFSReadOnly / ErrVolumeReadonly
+        if (!mount.rw) throw new ForbiddenError(mount.dest === '/' ? 'container rootfs is marked read-only' : 'mounted volume is marked read-only');
         if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
-        const containerDir = `/${relative(root, target)}`;
         // Re-encoded entry by entry so each can be checked before applyTar sees it.
         const checked = checkEntries(tar, target, containerDir, noOverwriteDirNonDir);
         await applyTar(this.d.sys, target, checked, { overlayWhiteouts: false });

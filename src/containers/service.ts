@@ -33,10 +33,10 @@ import type { Runc } from '../runtime/runc.js';
 import { commandLine, defaultHostname, generateSpec, generateExecProcess, hostsFile, resolveDevices, type HostFacts, type ResolvedMount } from '../runtime/spec.js';
 import type { OciProcess, OciSpec } from '../runtime/oci-spec.js';
 import type { ExecHelper } from '../runtime/fastexec.js';
-import { resolveUser, resolveInRoot } from '../runtime/user.js';
+import { resolveUser, resolveInRoot, type ViewMount } from '../runtime/user.js';
 import { readLogs, type LogMessage } from '../runtime/logs.js';
 import { readStats, type DockerStats } from '../runtime/stats.js';
-import { mountAll, unmountAll } from '../snapshots/mount.js';
+import { mountAll } from '../snapshots/mount.js';
 import type { Snapshotter } from '../snapshots/types.js';
 import { parseCreateBody, type CreateBody } from './body.js';
 import { checkName, randomName } from './names.js';
@@ -1274,6 +1274,27 @@ export class ContainerService {
 
   private mountPoints(r: ContainerRecord): Record<string, unknown>[] {
     return this.d.volumes.mountPoints(r.Id);
+  }
+
+  /**
+   * What the container sees that is not its rootfs and that the host can
+   * reach: the /etc files berth bind-mounts (once written) and its bind and
+   * volume mounts, in the order runc mounts them (a later one covers an
+   * earlier one at the same place). `docker cp` reads and writes through these.
+   */
+  async viewMounts(ref: string): Promise<ViewMount[]> {
+    const r = this.get(ref).rec;
+    const dir = this.stateDir(r.Id);
+    const out: ViewMount[] = [];
+    for (const [dest, file] of [['/etc/resolv.conf', 'resolv.conf'], ['/etc/hostname', 'hostname'], ['/etc/hosts', 'hosts']] as const) {
+      const src = join(dir, file);
+      if ((await stat(src).catch(() => undefined)) !== undefined) out.push({ dest, src, rw: !r.HostConfig.ReadonlyRootfs });
+    }
+    for (const m of this.d.volumes.mountPoints(r.Id)) {
+      const { Type: type, Source: src, Destination: dest, RW: rw } = m;
+      if ((type === 'bind' || type === 'volume') && typeof src === 'string' && src !== '' && typeof dest === 'string') out.push({ dest, src, rw: rw !== false });
+    }
+    return out;
   }
 
   private networkSettings(r: ContainerRecord): Record<string, unknown> {

@@ -123,11 +123,39 @@ export function parseUser(passwd: string | undefined, group: string | undefined,
   return res;
 }
 
+/** One mount of a container's filesystem view: what lies at `dest` comes from host path `src`. */
+export interface ViewMount {
+  readonly dest: string;
+  readonly src: string;
+  /** Writable (a `:ro` volume or a read-only rootfs is not). */
+  readonly rw: boolean;
+}
+
+/** The mount a container path falls in (the longest destination that is a prefix; the later of equals) and the host path. */
+export function mapInView(view: readonly ViewMount[], parts: readonly string[]): { host: string; mount: ViewMount } {
+  let best: ViewMount | undefined;
+  let bestLen = -1;
+  for (const m of view) {
+    const d = m.dest.split('/').filter((x) => x !== '');
+    if (d.length < bestLen || d.length > parts.length) continue;
+    if (d.every((x, i) => parts[i] === x)) {
+      best = m;
+      bestLen = d.length;
+    }
+  }
+  if (best === undefined) throw new InvalidArgumentError('no root in the container view');
+  return { host: join(best.src, ...parts.slice(bestLen)), mount: best };
+}
+
 /**
- * Resolves `p` (absolute, inside the container) to a host path under
- * `root`, following symlinks as if `root` were `/`.
+ * Resolves `p` (absolute, inside the container) to a host path through the
+ * container's mounts (its rootfs at `/`, volumes and bind mounts where they
+ * sit), following symlinks as if the container's `/` were the root: `..` and
+ * absolute links never leave the view, and a path is only ever mapped into a
+ * mount's own source. Returns the host path, the container path it ended
+ * at, and the mount it lies in.
  */
-export async function resolveInRoot(root: string, p: string): Promise<string> {
+export async function resolveInView(view: readonly ViewMount[], p: string): Promise<{ host: string; path: string; mount: ViewMount }> {
   const parts = p.split('/').filter((s) => s !== '' && s !== '.');
   const done: string[] = [];
   let hops = 0;
@@ -137,7 +165,7 @@ export async function resolveInRoot(root: string, p: string): Promise<string> {
       done.pop();
       continue;
     }
-    const candidate = join(root, ...done, part);
+    const candidate = mapInView(view, [...done, part]).host;
     let target: string | undefined;
     try {
       target = await readlink(candidate);
@@ -154,7 +182,16 @@ export async function resolveInRoot(root: string, p: string): Promise<string> {
     if (target.startsWith('/')) done.length = 0;
     parts.unshift(...rest);
   }
-  return join(root, ...done);
+  const { host, mount } = mapInView(view, done);
+  return { host, path: `/${done.join('/')}`, mount };
+}
+
+/**
+ * Resolves `p` (absolute, inside the container) to a host path under
+ * `root`, following symlinks as if `root` were `/`.
+ */
+export async function resolveInRoot(root: string, p: string): Promise<string> {
+  return (await resolveInView([{ dest: '/', src: root, rw: true }], p)).host;
 }
 
 async function readInRoot(root: string, p: string): Promise<string | undefined> {
