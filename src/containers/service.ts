@@ -36,7 +36,7 @@ import type { ExecHelper } from '../runtime/fastexec.js';
 import { resolveUser, resolveInRoot, type ViewMount } from '../runtime/user.js';
 import { readLogs, type LogMessage } from '../runtime/logs.js';
 import { readStats, type DockerStats } from '../runtime/stats.js';
-import { mountAll } from '../snapshots/mount.js';
+import { mountAll, unmountAll } from '../snapshots/mount.js';
 import type { Snapshotter } from '../snapshots/types.js';
 import { parseCreateBody, type CreateBody } from './body.js';
 import { checkName, randomName } from './names.js';
