@@ -4,9 +4,10 @@
  * layers themselves live in the image store; a key whose image is gone is
  * simply a miss.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureDir, writeFileAtomic } from '../base/fsutil.js';
+import { ensureDir } from '../base/fsutil.js';
 
 export class CacheStore {
   constructor(private readonly dir: string) {}
@@ -19,16 +20,28 @@ export class CacheStore {
   async get(key: string): Promise<string | undefined> {
     try {
       const v = (await readFile(this.path(key), 'utf8')).trim();
-      return v.startsWith('sha256:') ? v : undefined;
+      return /^sha256:[0-9a-f]{64}$/.test(v) ? v : undefined;
     } catch {
       return undefined;
     }
   }
 
+  /**
+   * Written by rename but not fsynced: a key is a hint (a lost one is a
+   * miss, a torn one fails the check in `get`), and two fsyncs per
+   * build step cost more than the hint is worth.
+   */
   async put(key: string, imageId: string): Promise<void> {
     const p = this.path(key);
     await ensureDir(join(this.dir, key.slice(0, 2)), 0o700);
-    await writeFileAtomic(p, imageId + '\n', 0o600);
+    const tmp = `${p}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, imageId + '\n', { mode: 0o600 });
+      await rename(tmp, p);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
   }
 
   /** Removes every key; returns them. */

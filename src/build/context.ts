@@ -120,7 +120,8 @@ export async function extractHashed(sys: Sys, root: string, body: Readable): Pro
   const byName = new Map<string, string>();
   try {
     // One parse: the extractor hashes each file's bytes as they pass.
-    await applyTar(sys, root, plain, { overlayWhiteouts: false, fileDigests: byName });
+    // No size: a context is not a layer (and over a kept folder it would cost a walk of every file).
+    await applyTar(sys, root, plain, { overlayWhiteouts: false, fileDigests: byName, countSize: false });
   } catch (e) {
     throw new InvalidArgumentError(`invalid build context: ${e instanceof Error ? e.message : String(e)}`);
   }
