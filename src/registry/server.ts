@@ -2,6 +2,7 @@
  * Wires a registry together: storage → store → routes → node:http(s).
  * `createRegistry` is what tests and berthd use; `cli.ts` adds flags.
  */
+import { availableParallelism } from 'node:os';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -45,6 +46,8 @@ export interface RegistryOptions {
   /** Manifest, tag and blob deletes (default on, as the spec's conformance tests expect). */
   deleteEnabled?: boolean;
   cacheSize?: number;
+  /** Threads hashing uploads when the registry makes its store (default: one per CPU). */
+  hashThreads?: number;
   /** libc bindings (sendfile for blob bodies); one is created when omitted. */
   sys?: Sys;
 }
@@ -61,10 +64,16 @@ export interface Registry {
 export function createRegistry(opts: RegistryOptions): Registry {
   const log = opts.log ?? silentLogger;
   let store = opts.store;
+  // A store made here is this registry's to close; one passed in belongs to its maker.
+  const ownStore = store === undefined;
   if (store === undefined) {
     const driver = opts.driver ?? (opts.root !== undefined ? new FsDriver(opts.root) : undefined);
     if (driver === undefined) throw new Error('registry: a storage root, driver or store is required');
-    store = new RegistryStore(driver, { log, ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}) });
+    store = new RegistryStore(driver, {
+      log,
+      hashThreads: opts.hashThreads ?? availableParallelism(),
+      ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}),
+    });
   }
 
   let auth: Authenticator | undefined;
@@ -107,8 +116,8 @@ export function createRegistry(opts: RegistryOptions): Registry {
         });
       });
     },
-    close() {
-      return new Promise((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         if (!server.listening) {
           resolve();
           return;
@@ -119,6 +128,7 @@ export function createRegistry(opts: RegistryOptions): Registry {
         const t = setTimeout(() => server.closeAllConnections(), 2_000);
         t.unref();
       });
+      if (ownStore) await store.close();
     },
   };
 }

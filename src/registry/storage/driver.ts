@@ -23,8 +23,12 @@ export interface StatInfo {
 export interface AppendWriter {
   /** Bytes in the key, including what was there before this writer opened. */
   readonly size: number;
-  /** Pipes `src` onto the end of the key; resolves with bytes written from `src`. */
-  append(src: Readable | AsyncIterable<Buffer>, onChunk?: (b: Buffer) => void): Promise<number>;
+  /**
+   * Pipes `src` onto the end of the key; resolves with bytes written from
+   * `src`. `onChunk` sees each chunk before it is written; `onWritten` gets
+   * the key's size after each completed write.
+   */
+  append(src: Readable | AsyncIterable<Buffer>, onChunk?: (b: Buffer) => void, onWritten?: (size: number) => void): Promise<number>;
   /** Closes; durability comes with `move`, the commit. */
   close(): Promise<void>;
 }
@@ -42,6 +46,8 @@ export interface StorageDriver {
    * Rejects with ENOENT when absent. The caller closes it.
    */
   open?(key: string): Promise<FileHandle>;
+  /** Optional, for drivers whose values are local files: the file behind `key`. */
+  localPath?(key: string): string;
   /** Opens `key` for appending, creating it when absent. */
   writer(key: string): Promise<AppendWriter>;
   stat(key: string): Promise<StatInfo | undefined>;

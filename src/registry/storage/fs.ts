@@ -35,6 +35,10 @@ export class FsDriver implements StorageDriver {
     return createReadStream(this.path(key), opts);
   }
 
+  localPath(key: string): string {
+    return this.path(key);
+  }
+
   async open(key: string): Promise<FileHandle> {
     return open(this.path(key), 'r');
   }
@@ -49,12 +53,13 @@ export class FsDriver implements StorageDriver {
       get size() {
         return size;
       },
-      async append(src, onChunk) {
+      async append(src, onChunk, onWritten) {
         let n = 0;
         // Counted per completed write, so after a failure `size` still matches the file (and the caller's running hash).
         const written = (k: number): void => {
           n += k;
           size += k;
+          onWritten?.(size);
         };
         if (isReadable(src)) await appendStream(fh, src, onChunk, written);
         else for await (const chunk of src) await writeAll(fh, [chunk], onChunk, written);
@@ -137,6 +142,8 @@ async function writeAll(fh: FileHandle, bufs: Buffer[], onChunk: ((b: Buffer) =>
   }
 }
 
+/** Bytes gathered before a write starts: one writev per 64 KiB socket read costs more syscalls than it saves. */
+const BATCH = 1 << 20;
 /** Bytes queued before the socket is paused: enough to keep one writev busy while the next batch arrives. */
 const HIGH_WATER = 4 << 20;
 
@@ -192,7 +199,7 @@ function appendStream(fh: FileHandle, src: Readable, onChunk: ((b: Buffer) => vo
       queue.push(chunk);
       queued += chunk.length;
       if (queued >= HIGH_WATER && writing) src.pause();
-      if (!writing) flush();
+      if (!writing && queued >= BATCH) flush();
     };
     const onEnd = (): void => {
       ended = true;

@@ -19,6 +19,7 @@ import type { Descriptor } from '../../oci/types.js';
 import { RegistryError } from '../errors.js';
 import { parseManifest, referrerDescriptor, type ParsedManifest } from '../manifest.js';
 import type { StorageDriver } from './driver.js';
+import { FileHasher } from './hasher.js';
 import * as L from './layout.js';
 
 export interface ManifestMeta {
@@ -65,6 +66,9 @@ interface HashState {
   size: number;
 }
 
+/** Bytes between reports to the hash worker during an upload. */
+const HASH_STEP = 4 << 20;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function isUploadId(s: string): boolean {
@@ -75,6 +79,11 @@ export interface RegistryStoreOptions {
   log: Logger;
   /** Entries in each manifest cache. */
   cacheSize?: number;
+  /**
+   * Worker threads that hash uploads (drivers with local files only); 0,
+   * the default, hashes each chunk on the main thread as it arrives.
+   */
+  hashThreads?: number;
 }
 
 export class RegistryStore {
@@ -85,6 +94,8 @@ export class RegistryStore {
   private readonly referrerDescs: BoundedMap<string, Descriptor>;
   /** Running hashes of uploads, so a commit need not re-read what already flowed through. */
   private readonly hashes = new Map<string, HashState>();
+  /** Upload digests on worker threads, when configured. */
+  private readonly hasher: FileHasher | undefined;
   /** Serialises work per upload, per repository's manifests, and per blob digest (GC vs commit). */
   readonly locks = new KeyedMutex();
 
@@ -95,6 +106,13 @@ export class RegistryStore {
     this.log = opts.log;
     this.manifests = new BoundedMap(opts.cacheSize ?? 100_000);
     this.referrerDescs = new BoundedMap(opts.cacheSize ?? 100_000);
+    const threads = opts.hashThreads ?? 0;
+    this.hasher = threads > 0 && driver.localPath !== undefined ? new FileHasher(threads) : undefined;
+  }
+
+  /** Stops the hash workers. */
+  async close(): Promise<void> {
+    await this.hasher?.close();
   }
 
   // ---- repositories ----
@@ -217,24 +235,46 @@ export class RegistryStore {
         });
       }
       const key = `${name}\0${uuid}`;
-      let hs = this.hashes.get(key);
-      if (hs !== undefined && hs.size !== st.size) hs = undefined;
-      if (hs === undefined && st.size === 0) hs = { hash: createHash('sha256'), alg: 'sha256', size: 0 };
-      const state = hs;
-      const w = await this.driver.writer(L.uploadData(name, uuid));
+      const file = L.uploadData(name, uuid);
+      const w = await this.driver.writer(file);
       let n = 0;
-      try {
-        n = await w.append(src, state === undefined ? undefined : (b) => state.hash.update(b));
-      } finally {
-        await w.close();
-      }
-      // A hash that saw bytes the file did not keep (a broken write) is useless: drop it and re-read at commit.
-      const after = (await this.driver.stat(L.uploadData(name, uuid)))?.size ?? 0;
-      if (state !== undefined && state.size + n === after) {
-        state.size = after;
-        this.hashes.set(key, state);
+      let after: number;
+      const hasher = this.hasher;
+      const path = this.driver.localPath?.(file);
+      if (hasher !== undefined && path !== undefined) {
+        // Told every few MiB, not every write: each message costs the main thread a little.
+        let told = st.size;
+        const tell = (size: number): void => {
+          if (size - told < HASH_STEP) return;
+          told = size;
+          hasher.update(key, 'sha256', path, size);
+        };
+        try {
+          n = await w.append(src, undefined, tell);
+        } finally {
+          await w.close();
+        }
+        after = (await this.driver.stat(file))?.size ?? 0;
+        // Also covers a session resumed after a restart: its worker hashes the file from byte 0.
+        hasher.update(key, 'sha256', path, after);
       } else {
-        this.hashes.delete(key);
+        let hs = this.hashes.get(key);
+        if (hs !== undefined && hs.size !== st.size) hs = undefined;
+        if (hs === undefined && st.size === 0) hs = { hash: createHash('sha256'), alg: 'sha256', size: 0 };
+        const state = hs;
+        try {
+          n = await w.append(src, state === undefined ? undefined : (b) => state.hash.update(b));
+        } finally {
+          await w.close();
+        }
+        // A hash that saw bytes the file did not keep (a broken write) is useless: drop it and re-read at commit.
+        after = (await this.driver.stat(file))?.size ?? 0;
+        if (state !== undefined && state.size + n === after) {
+          state.size = after;
+          this.hashes.set(key, state);
+        } else {
+          this.hashes.delete(key);
+        }
       }
       if (length !== undefined && n !== length) {
         throw new RegistryError('SIZE_INVALID', `Content-Length ${length} but ${n} bytes arrived`);
@@ -259,12 +299,21 @@ export class RegistryStore {
       const st = await this.mustUpload(name, uuid);
       const key = `${name}\0${uuid}`;
       const alg = digestAlgorithm(expect);
-      let hs = this.hashes.get(key);
-      if (hs !== undefined && (hs.size !== st.size || hs.alg !== alg)) hs = undefined;
-      let got: Digest;
-      if (hs !== undefined) {
-        got = `${alg}:${hs.hash.digest('hex')}` as Digest;
+      let got: Digest | undefined;
+      const path = this.driver.localPath?.(L.uploadData(name, uuid));
+      if (this.hasher !== undefined && path !== undefined) {
+        // Bytes not hashed yet (or another algorithm: a fresh pass) are read by the worker now.
+        this.hasher.update(key, alg, path, st.size);
+        const r = await this.hasher.digest(key).catch((e: unknown) => {
+          this.log.warn('hash worker failed; hashing the upload here', { err: e });
+          return undefined;
+        });
+        if (r !== undefined && r.size === st.size) got = `${alg}:${r.hex}` as Digest;
       } else {
+        const hs = this.hashes.get(key);
+        if (hs !== undefined && hs.size === st.size && hs.alg === alg) got = `${alg}:${hs.hash.digest('hex')}` as Digest;
+      }
+      if (got === undefined) {
         // After a restart (or a broken chunk) the running hash is gone: re-read what is on disk.
         const h = createHash(alg);
         for await (const chunk of this.driver.reader(L.uploadData(name, uuid))) h.update(chunk as Buffer);
@@ -293,6 +342,7 @@ export class RegistryStore {
     return this.locks.run(`upload\0${uuid}`, async () => {
       if ((await this.uploadStatus(name, uuid)) === undefined) return false;
       this.hashes.delete(`${name}\0${uuid}`);
+      this.hasher?.drop(`${name}\0${uuid}`);
       await this.driver.delete(L.uploadDir(name, uuid));
       return true;
     });
