@@ -209,6 +209,27 @@ test('--cache-from: after the cache is pruned, a tagged image stands in for its 
   assert.match(b3.stdout, /Running in/);
 });
 
+test('COPY --link: its layer does not depend on the base, so a change below it reuses the layer (same diff ID) and the files land on the new base', async () => {
+  const dir = join(tmp, 'link');
+  await mkdir(join(dir, 'd'), { recursive: true });
+  await writeFile(join(dir, 'd', 'x'), 'ex\n');
+  const dockerfile = (base: string): string => `FROM bb:1\nRUN echo ${base} > /base\nCOPY --link --chown=7:8 d/ /opt/app/d/\nRUN cat /opt/app/d/x /base > /out && stat -c '%u:%g' /opt /opt/app /opt/app/d /opt/app/d/x >> /out\n`;
+  const layers = async (t: string): Promise<string[]> => JSON.parse((await docker(d.host, ['image', 'inspect', '-f', '{{json .RootFS.Layers}}', t])).stdout) as string[];
+  await writeFile(join(dir, 'Dockerfile'), dockerfile('one'));
+  const b1 = await berth(d.host, ['build', '-t', `${tag}-l1`, dir]);
+  assert.equal(b1.code, 0, b1.stdout + b1.stderr);
+  await writeFile(join(dir, 'Dockerfile'), dockerfile('two'));
+  const b2 = await berth(d.host, ['build', '-t', `${tag}-l2`, dir]);
+  assert.equal(b2.code, 0, b2.stdout + b2.stderr);
+  const copyStep = b2.stdout.split('\n').findIndex((l) => / : COPY --link/.test(l));
+  assert.match(b2.stdout.split('\n')[copyStep + 1]!, /Using cache/, b2.stdout);
+  const [l1, l2] = [await layers(`${tag}-l1`), await layers(`${tag}-l2`)];
+  assert.notEqual(l1.at(-3), l2.at(-3));
+  assert.equal(l1.at(-2), l2.at(-2));
+  const run = await docker(d.host, ['run', '--rm', `${tag}-l2`, 'cat', '/out']);
+  assert.equal(run.stdout, 'ex\ntwo\n0:0\n0:0\n7:8\n7:8\n');
+});
+
 test('a failing RUN fails the build with its exit code', async () => {
   const dir = join(tmp, 'fail');
   await mkdir(dir);

@@ -679,6 +679,11 @@ export class Builder {
     if (byName !== undefined) state = s.results.get(byName.index);
     else if (/^\d+$/.test(from)) state = s.results.get(Number(from));
     if (state === undefined) state = stateOf(await this.findImage(s, from));
+    return this.stateRoot(s, state);
+  }
+
+  /** A read-only view of a build state's filesystem (mounted once per build). */
+  private async stateRoot(s: Session, state: BuildState): Promise<string> {
     const top = chainIds(state.config.rootfs.diff_ids).at(-1);
     const key = top ?? 'empty';
     const have = s.roots.get(key);
@@ -723,6 +728,7 @@ export class Builder {
     }
     const excludes = f.all('exclude').map(ex);
     const parents = f.bool('parents');
+    const link = f.bool('link');
     const checksum = f.get('checksum');
     const root = from !== undefined ? await this.rootOf(s, from) : s.context.root;
     const what = from !== undefined ? `stage ${from}` : 'build context';
@@ -757,20 +763,25 @@ export class Builder {
     if (nsrc > 1 && !destIsDir) throw new BuildError(`When using ${ins.cmd.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
     // The key: parent + instruction after substitution + the sources' content.
     const h = createHash('sha256');
-    h.update(`${ins.cmd}\0${run.st.image?.record.id ?? 'scratch'}\0${JSON.stringify({ srcs, dest, destIsDir, from, chownSpec, chmodSpec, excludes, parents, checksum })}\0`);
+    h.update(`${ins.cmd}\0${JSON.stringify({ srcs, dest, destIsDir, from, chownSpec, chmodSpec, excludes, parents, checksum, link })}\0`);
     for (const it of items) {
       h.update(`src\0${it.src.rel}\0`);
       await hashEntries(h, it.entries, from === undefined ? (st) => s.context.digestOf(st) : undefined);
     }
     for (const hd of heredocs) h.update(`heredoc\0${hd.name}\0${hd.content}\0`);
     for (const u of urls) h.update(`url\0${u}\0`);
-    const key = h.digest('hex');
+    const stepHash = h.digest('hex');
+    const key = sha(stepHash, run.st.image?.record.id ?? 'scratch');
+    // --link: the layer depends on the step alone (and the mtime clamp), not on what it lands on.
+    const linkKey = sha('link', stepHash, String(run.epoch));
     const tKey = performance.now();
-    const createdBy = `/bin/sh -c #(nop) ${ins.cmd.toUpperCase()} ${srcs.length > 0 ? `multi:${key.slice(0, 16)}` : ''} in ${dest} `;
+    const createdBy = `/bin/sh -c #(nop) ${ins.cmd.toUpperCase()} ${srcs.length > 0 ? `multi:${(link ? linkKey : key).slice(0, 16)}` : ''} in ${dest} `;
     if (urls.length === 0 && ((await this.useCache(s, run, key)) || (await this.fromCacheSources(s, run, key, createdBy, cfg)))) return;
+    if (link && urls.length === 0 && !s.req.noCache && (await this.linkedLayer(s, run, key, linkKey, createdBy, cfg))) return;
 
     const snapKey = `build-${sha(key, String(Date.now()), String(Math.random())).slice(0, 24)}`;
-    const parentChain = chainIds(run.st.config.rootfs.diff_ids).at(-1);
+    // --link copies into an empty filesystem: the layer holds the copied files and the directories above them, nothing of the base.
+    const parentChain = link ? undefined : chainIds(run.st.config.rootfs.diff_ids).at(-1);
     const mnt = await mkdtemp(join(s.tmp, 'mnt-'));
     let layer: LayerResult | undefined;
     await this.d.snapshots.prepare(s.ctx, snapKey, parentChain);
@@ -784,13 +795,17 @@ export class Builder {
         let uid: number | undefined;
         let gid: number | undefined;
         if (chownSpec !== undefined) {
-          const u = await resolveUser(mnt, chownSpec).catch((e: unknown) => {
+          // Names are the stage's users, also for --link (whose own filesystem is empty).
+          const users = link && run.st.image !== undefined ? await this.stateRoot(s, run.st) : mnt;
+          const u = await resolveUser(users, chownSpec).catch((e: unknown) => {
             throw new BuildError(`unable to convert uid/gid chown string to host mapping: ${errorMessage(e)}`);
           });
           uid = u.uid;
           gid = chownSpec.includes(':') ? u.gid : u.gid;
         }
         const co = { ...(uid !== undefined ? { uid, gid: gid ?? uid } : {}), ...(mode !== undefined ? { mode } : {}), keepOwner: from !== undefined, epoch: run.epoch };
+        // --link: the directories above the destination are in the layer too and cover the base's: root's, 0755, never --chown's.
+        if (link && posix.dirname(dest) !== '/') await ensureDirIn(mnt, posix.dirname(dest), { keepOwner: false });
         const plain: { src: Source; entries: Entry[] }[] = [];
         for (const it of items) {
           if (isAdd && it.src.st.isFile() && (await isArchive(it.src.abs))) {
@@ -827,7 +842,25 @@ export class Builder {
     }
     run.st = await registerStep(s.ctx, this.d, run.st, this.baseConfig(run, { ...cfg }), { created: isoOf(run.epoch), created_by: createdBy }, layer, s.lease);
     await this.cache.put(key, run.st.image!.record.id);
+    if (link && layer !== undefined) await this.cache.put(linkKey, layer.digest);
     this.idLine(s, run.st);
+  }
+
+  /**
+   * COPY --link on a new base: the layer this step made before (on any
+   * base) goes on top of the current image as it is; only the new chain's
+   * snapshot is unpacked from it, nothing is copied or hashed again.
+   */
+  private async linkedLayer(s: Session, run: StageRun, key: string, linkKey: string, createdBy: string, cfg: ContainerConfig): Promise<boolean> {
+    const diffId = await this.cache.get(linkKey);
+    if (diffId === undefined) return false;
+    const info = await this.d.content.info(diffId as Digest).catch(() => undefined);
+    if (info === undefined) return false;
+    run.st = await registerStep(s.ctx, this.d, run.st, this.baseConfig(run, { ...cfg }), { created: isoOf(run.epoch), created_by: createdBy }, { digest: diffId as Digest, size: info.size }, s.lease);
+    await this.cache.put(key, run.st.image!.record.id);
+    s.out.stream(' ---> Using cache\n');
+    this.idLine(s, run.st);
+    return true;
   }
 
   private async download(url: string, checksum: string | undefined, rootfs: string, dest: string, co: { uid?: number; gid?: number; mode?: number; keepOwner: boolean }): Promise<void> {
