@@ -36,7 +36,7 @@ import type { ExecHelper } from '../runtime/fastexec.js';
 import { resolveUser, resolveInRoot, type ViewMount } from '../runtime/user.js';
 import { readLogs, type LogMessage } from '../runtime/logs.js';
 import { readStats, type DockerStats } from '../runtime/stats.js';
-import { mountAll, unmountAll } from '../snapshots/mount.js';
+import { mountAll } from '../snapshots/mount.js';
 import type { Snapshotter } from '../snapshots/types.js';
 import { parseCreateBody, type CreateBody } from './body.js';
 import { checkName, randomName } from './names.js';
@@ -619,10 +619,9 @@ export class ContainerService {
     delete l.session;
     for (const a of l.attachers) a.end();
     l.attachers.clear();
-    await unmountQuiet(this.d.sys, this.rootfs(id));
-    // runc delete (~15-30 ms) is off the exit path: `wait` and `run --rm` do not wait for it; a new run,
-    // the removal and (after a crash) init do. Then the unmount again, in case a process of a
-    // --pid=host container still held the rootfs.
+    // runc delete (~15-30 ms) and the rootfs unmount (an RCU grace period) are off the exit path:
+    // `wait` and `run --rm` do not wait for them; a new run, the removal and (after a crash) init do.
+    // The container keeps its image layers in use meanwhile.
     l.cleanup = nextTurn().then(() => this.d.conmon.remove(id)).catch(() => {}).then(() => unmountQuiet(this.d.sys, this.rootfs(id)));
     rec.State = { ...rec.State, Status: 'exited', Pid: 0, ConmonPid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: at.toISOString() };
     if (rec.State.Health !== undefined) rec.State.Health.Status = 'unhealthy';
@@ -820,7 +819,6 @@ export class ContainerService {
     rec.State.Status = 'removing';
     this.d.table.put(rec.Id, `/removing/${rec.Id}`, JSON.stringify(rec));
     for (const e of l.execIds) this.execs.delete(e);
-    await unmountQuiet(this.d.sys, this.rootfs(rec.Id));
     await this.d.volumes.forget(ctx, rec.Id, removeVolumes).catch((e: unknown) => ctx.log.warn('volume release failed', { id: rec.Id, err: errorMessage(e) }));
     if (this.live.get(rec.Id) === l) this.live.delete(rec.Id);
     if (this.names.get(rec.Name) === rec.Id) this.names.delete(rec.Name);
@@ -1471,11 +1469,14 @@ async function resolvConfFor(rec: ContainerRecord, hostNet: boolean, dnsServers:
   return lines.filter((l, i, a) => !(l === '' && i === a.length - 1)).join('\n') + '\n';
 }
 
+/** Everything stacked on `target`, off the main thread; not being mounted (any more) ends it quietly. */
 async function unmountQuiet(sys: Sys, target: string): Promise<void> {
-  try {
-    unmountAll(sys, target);
-  } catch {
-    // not mounted
+  for (let i = 0; i < 64; i++) {
+    try {
+      await sys.umountAsync(target);
+    } catch {
+      return;
+    }
   }
 }
 

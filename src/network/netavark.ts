@@ -4,9 +4,9 @@
  * plus the network namespaces berth creates for containers.
  *
  * A namespace is pinned by a bind mount of nsfs on a file under
- * <exec-root>/netns (as dockerd does under /var/run/docker/netns), made by
- * `unshare --net=FILE true`: the namespace lives as long as that mount, not
- * as long as a process, so it outlives a crash of berthd and is freed by
+ * <exec-root>/netns (as dockerd does under /var/run/docker/netns), made in
+ * berthd as `unshare --net=FILE` makes it (Sys.newNetns): the namespace lives
+ * as long as that mount, not as long as a process, so it outlives a crash of berthd and is freed by
  * `remove` (umount + unlink).
  */
 import { randomBytes } from 'node:crypto';
@@ -111,13 +111,13 @@ export class Netavark {
 
   async createNetns(path: string): Promise<void> {
     await writeFile(path, '', { mode: 0o600 });
-    await run('unshare', [`--net=${path}`, 'true']);
+    this.o.sys.newNetns(path);
   }
 
   /** Unpins and deletes a namespace file; absent or unmounted is fine. */
   async removeNetns(path: string): Promise<void> {
     try {
-      this.o.sys.umount(path, MNT_DETACH);
+      await this.o.sys.umountAsync(path, MNT_DETACH);
     } catch {
       // not mounted (crash before the bind mount, or already done)
     }
