@@ -92,6 +92,30 @@ describe('applyTar', () => {
     assert.equal(sha(await readFile(join(layer, 'd', 'big'))), sha(big));
   });
 
+  it('keepFile: a kept file is left as it is, others are written again (a symlink in the way is replaced, never followed)', async () => {
+    const { createHash } = await import('node:crypto');
+    const { symlink } = await import('node:fs/promises');
+    const sha = (b: string): string => createHash('sha256').update(b).digest('hex');
+    await applyTar(sys, layer, streamOf(await makeTar([{ name: 'a.txt', body: 'one' }, { name: 'b.txt', body: 'two' }])));
+    await symlink(join(sentinel, 'x'), join(layer, 'c'));
+    const inoA = (await lstat(join(layer, 'a.txt'))).ino;
+    const digests = new Map<string, string>();
+    const asked: string[] = [];
+    const keepFile = (rel: string, _h: unknown, digest: string): boolean => {
+      asked.push(rel);
+      return rel === 'a.txt' && digest === sha('one');
+    };
+    const tar = await makeTar([{ name: 'a.txt', body: 'one' }, { name: 'b.txt', body: 'TWO' }, { name: 'c', body: 'see' }]);
+    await applyTar(sys, layer, streamOf(tar), { fileDigests: digests, keepFile, countSize: false });
+    assert.deepEqual(asked.sort(), ['a.txt', 'b.txt', 'c']);
+    assert.equal((await lstat(join(layer, 'a.txt'))).ino, inoA);
+    assert.equal(await readFile(join(layer, 'b.txt'), 'utf8'), 'TWO');
+    assert.ok((await lstat(join(layer, 'c'))).isFile());
+    assert.equal(await readFile(join(layer, 'c'), 'utf8'), 'see');
+    assert.equal(await readFile(join(sentinel, 'x'), 'utf8'), 'precious');
+    assert.deepEqual(Object.fromEntries(digests), { 'a.txt': sha('one'), 'b.txt': sha('TWO'), c: sha('see') });
+  });
+
   // The layer lives at <base>/layer/root, so "../../outside/x" would hit the sentinel.
   it('refuses ../evil', () => assertRefused([{ name: '../evil', body: 'x' }], /outside the layer/));
   it('refuses a/../../evil', () => assertRefused([{ name: 'a/', type: 'directory' }, { name: 'a/../../evil', body: 'x' }], /outside the layer/));
