@@ -26,9 +26,10 @@ export interface AppendWriter {
   /**
    * Pipes `src` onto the end of the key; resolves with bytes written from
    * `src`. `onChunk` sees each chunk before it is written; `onWritten` gets
-   * the key's size after each completed write.
+   * the key's size after each completed batch, and the batch's buffers,
+   * which the writer no longer needs.
    */
-  append(src: Readable | AsyncIterable<Buffer>, onChunk?: (b: Buffer) => void, onWritten?: (size: number) => void): Promise<number>;
+  append(src: Readable | AsyncIterable<Buffer>, onChunk?: (b: Buffer) => void, onWritten?: (size: number, written: Buffer[]) => void): Promise<number>;
   /** Closes; durability comes with `move`, the commit. */
   close(): Promise<void>;
 }

@@ -59,10 +59,15 @@ export class FsDriver implements StorageDriver {
         const written = (k: number): void => {
           n += k;
           size += k;
-          onWritten?.(size);
         };
-        if (isReadable(src)) await appendStream(fh, src, onChunk, written);
-        else for await (const chunk of src) await writeAll(fh, [chunk], onChunk, written);
+        const flushed = (bufs: Buffer[]): void => onWritten?.(size, bufs);
+        if (isReadable(src)) await appendStream(fh, src, onChunk, written, flushed);
+        else {
+          for await (const chunk of src) {
+            await writeAll(fh, [chunk], onChunk, written);
+            flushed([chunk]);
+          }
+        }
         return n;
       },
       async close() {
@@ -153,7 +158,13 @@ const HIGH_WATER = 4 << 20;
  * batch gathers. A Transform plus a WriteStream cost a few microseconds
  * per 64 KiB chunk each, which is a tenth of a large push's CPU.
  */
-function appendStream(fh: FileHandle, src: Readable, onChunk: ((b: Buffer) => void) | undefined, written: (k: number) => void): Promise<void> {
+function appendStream(
+  fh: FileHandle,
+  src: Readable,
+  onChunk: ((b: Buffer) => void) | undefined,
+  written: (k: number) => void,
+  flushed: (bufs: Buffer[]) => void,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let queue: Buffer[] = [];
     let queued = 0;
@@ -183,6 +194,7 @@ function appendStream(fh: FileHandle, src: Readable, onChunk: ((b: Buffer) => vo
       writeAll(fh, bufs, undefined, written).then(
         () => {
           writing = false;
+          flushed(bufs);
           if (failure === undefined && !ended && src.isPaused()) src.resume();
           flush();
         },

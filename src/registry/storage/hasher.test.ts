@@ -31,6 +31,17 @@ test('hashes a growing file on worker threads, from byte 0 for a resumed upload,
     // A file shorter than reported is an error, not a digest of less.
     h.update('d', 'sha256', f, all.length + 1);
     await assert.rejects(h.digest('d'), /shorter than reported/);
+    // Batches handed over as written: moved when owned (and then detached here), copied otherwise; a
+    // first batch that starts past byte 0 makes the worker read the earlier bytes from the file.
+    const owned = [Buffer.from(all.subarray(4 << 20, 6 << 20)), Buffer.from(all.subarray(6 << 20))];
+    h.feed('f', 'sha256', f, 4 << 20, owned, true);
+    assert.equal(owned[0]!.length, 0, 'an owned buffer moves to the worker');
+    assert.equal((await h.digest('f')).hex, createHash('sha256').update(all).digest('hex'));
+    const shared = all.subarray(0, 1 << 20);
+    h.feed('g', 'sha256', f, 0, [shared], true);
+    h.feed('g', 'sha256', f, 1 << 20, [all.subarray(1 << 20)], false);
+    assert.equal(shared.length, 1 << 20, 'a view into a larger buffer is copied, not moved');
+    assert.equal((await h.digest('g')).hex, createHash('sha256').update(all).digest('hex'));
     // Dropped and unknown uploads have no digest.
     h.update('e', 'sha256', f, 5);
     h.drop('e');

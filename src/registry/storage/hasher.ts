@@ -4,11 +4,11 @@
  *
  * sha256 is most of a push's CPU (this machine's CPUs have no SHA
  * instructions), and on the main thread it serialises every upload behind
- * one core. Here the main thread only reports "the file now has N bytes";
- * a worker reads the new bytes back from the page cache and hashes them.
- * Reading the file rather than the socket's buffers means the digest is of
- * exactly what is on disk, and a session resumed after a restart needs no
- * special case: its worker just starts from byte 0.
+ * one core. Here the main thread hands each written batch of the socket's
+ * buffers to a worker (moved, not copied), which hashes them. Bytes it was
+ * not handed (a session resumed after a restart, or a commit that needs
+ * another algorithm) it reads back from the file, so those need no special
+ * case: the worker just starts from byte 0.
  *
  * The worker's source is a string so the bundled CLI needs no second file.
  */
@@ -21,22 +21,42 @@ const { openSync, readSync, closeSync } = require('node:fs');
 const jobs = new Map();
 const buf = Buffer.allocUnsafe(1 << 20);
 function close(j) { if (j.fd !== undefined) { try { closeSync(j.fd); } catch {} j.fd = undefined; } }
+function job(m) {
+  let j = jobs.get(m.id);
+  if (j === undefined || j.alg !== m.alg || j.path !== m.path) {
+    if (j !== undefined) close(j);
+    j = { alg: m.alg, path: m.path, hash: createHash(m.alg), done: 0, fd: undefined, error: undefined };
+    jobs.set(m.id, j);
+  }
+  return j;
+}
+function readUpTo(j, upTo) {
+  if (j.fd === undefined) j.fd = openSync(j.path, 'r');
+  while (j.done < upTo) {
+    const n = readSync(j.fd, buf, 0, Math.min(buf.length, upTo - j.done), j.done);
+    if (n === 0) throw new Error('upload file is shorter than reported');
+    j.hash.update(buf.subarray(0, n));
+    j.done += n;
+  }
+}
 parentPort.on('message', (m) => {
   let j = jobs.get(m.id);
-  if (m.op === 'update') {
-    if (j === undefined || j.alg !== m.alg || j.path !== m.path) {
-      if (j !== undefined) close(j);
-      j = { alg: m.alg, path: m.path, hash: createHash(m.alg), done: 0, fd: undefined, error: undefined };
-      jobs.set(m.id, j);
-    }
+  if (m.op === 'update' || m.op === 'data') {
+    j = job(m);
     if (j.error !== undefined) return;
     try {
-      if (j.fd === undefined) j.fd = openSync(j.path, 'r');
-      while (j.done < m.upTo) {
-        const n = readSync(j.fd, buf, 0, Math.min(buf.length, m.upTo - j.done), j.done);
-        if (n === 0) throw new Error('upload file is shorter than reported');
-        j.hash.update(buf.subarray(0, n));
-        j.done += n;
+      if (m.op === 'update') readUpTo(j, m.upTo);
+      else {
+        readUpTo(j, m.at); // bytes from before this process's reports (a resumed session)
+        let at = m.at;
+        for (const b of m.bufs) {
+          const skip = Math.max(0, j.done - at);
+          if (skip < b.length) {
+            j.hash.update(skip === 0 ? b : b.subarray(skip));
+            j.done += b.length - skip;
+          }
+          at += b.length;
+        }
       }
     } catch (e) {
       j.error = String(e && e.message ? e.message : e);
@@ -124,6 +144,23 @@ export class FileHasher {
   /** The upload's file at `path` now holds `upTo` bytes: hash them (in order, in the background). */
   update(id: string, alg: string, path: string, upTo: number): void {
     this.slotFor(id).worker.postMessage({ op: 'update', id, alg, path, upTo });
+  }
+
+  /**
+   * Bytes [at, at + their length) of the upload's file, just written: hashed
+   * from these buffers instead of read back. With `transfer`, buffers that
+   * own their memory move to the worker without a copy and are unusable
+   * here afterwards, so only a caller that owns them may ask for it.
+   */
+  feed(id: string, alg: string, path: string, at: number, bufs: Buffer[], transfer: boolean): void {
+    const moved = new Set<ArrayBuffer>();
+    if (transfer) {
+      for (const b of bufs) {
+        const ab = b.buffer;
+        if (ab instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === ab.byteLength) moved.add(ab);
+      }
+    }
+    this.slotFor(id).worker.postMessage({ op: 'data', id, alg, path, at, bufs }, [...moved]);
   }
 
   /** The digest of everything reported so far, and how many bytes it covers; forgets the upload. */

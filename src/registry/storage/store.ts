@@ -11,6 +11,7 @@
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { digestAlgorithm, type Digest, type DigestAlgorithm } from '../../base/digest.js';
 import { KeyedMutex } from '../../base/mutex.js';
@@ -65,9 +66,6 @@ interface HashState {
   alg: DigestAlgorithm;
   size: number;
 }
-
-/** Bytes between reports to the hash worker during an upload. */
-const HASH_STEP = 4 << 20;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -242,15 +240,15 @@ export class RegistryStore {
       const hasher = this.hasher;
       const path = this.driver.localPath?.(file);
       if (hasher !== undefined && path !== undefined) {
-        // Told every few MiB, not every write: each message costs the main thread a little.
-        let told = st.size;
-        const tell = (size: number): void => {
-          if (size - told < HASH_STEP) return;
-          told = size;
-          hasher.update(key, 'sha256', path, size);
+        // The HTTP parser's body buffers belong to this upload alone, so they can move to the worker uncopied.
+        const owned = src instanceof IncomingMessage;
+        const feed = (size: number, bufs: Buffer[]): void => {
+          let len = 0;
+          for (const b of bufs) len += b.length;
+          hasher.feed(key, 'sha256', path, size - len, bufs, owned);
         };
         try {
-          n = await w.append(src, undefined, tell);
+          n = await w.append(src, undefined, feed);
         } finally {
           await w.close();
         }
