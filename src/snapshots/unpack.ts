@@ -15,9 +15,9 @@
  * write, ownership, mode, xattrs and times run in the background (bounded),
  * so the thread pool works on several files while the next header is read.
  */
-import { constants as C, lstatSync, type Stats } from 'node:fs';
+import { constants as C } from 'node:fs';
 import * as fs from 'node:fs';
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { chmod, lchown, link, lstat, lutimes, mkdir, readFile, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, errnoCode, isBerthError } from '../base/errors.js';
@@ -140,14 +140,6 @@ async function currentUmask(): Promise<number> {
 }
 
 const O_CREATE_NEW = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
-
-function lstatSyncIfExists(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
-  }
-}
 
 class Extractor {
   private readonly root: string;
@@ -498,9 +490,18 @@ class Extractor {
   private async file(rel: string, h: TarHeader, reader: TarReader): Promise<void> {
     const a = this.abs(rel);
     const mode = h.mode & 0o777;
+    const hash = this.digests !== undefined ? createHash('sha256') : undefined;
     if (h.size <= SMALL_FILE) {
       const chunks: Buffer[] = [];
-      for await (const b of reader.data()) chunks.push(b);
+      for await (const b of reader.data()) {
+        hash?.update(b);
+        chunks.push(b);
+      }
+      if (hash !== undefined) {
+        const digest = hash.digest('hex');
+        this.digests?.set(rel, digest);
+        if (this.keepFile?.(rel, h, digest) === true) return;
+      }
       await this.throttle();
       const write = async (fd: number): Promise<void> => {
         try {
@@ -510,40 +511,7 @@ class Extractor {
           await pClose(fd);
         }
       };
-      const fresh = this.fresh(rel);
-      // A directory in the way is removed in order (removeExisting waits for all background work).
-      if (this.digests !== undefined && (fresh || !lstatSyncIfExists(a)?.isDirectory())) {
-        // Hashed in the thread pool (WebCrypto), not on this thread, while
-        // the next entries are read; whether to keep an existing copy is
-        // decided there too, so even the open waits for the digest. Only
-        // this task touches `rel` meanwhile: later entries at or below it
-        // wait for it (waitFor), earlier ones were waited for.
-        if (fresh) this.created.add(rel);
-        this.track(rel, h.size);
-        const digests = this.digests;
-        const task = async (): Promise<void> => {
-          const digest = Buffer.from(await webcrypto.subtle.digest('SHA-256', chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))).toString('hex');
-          digests.set(rel, digest);
-          if (this.keepFile?.(rel, h, digest) === true) return;
-          if (!fresh) {
-            // A file or symlink (never followed) at `rel`, or nothing.
-            await unlink(a).catch((e: unknown) => {
-              if (errnoCode(e) !== 'ENOENT') throw e;
-            });
-            this.inodes.delete(rel);
-            this.created.add(rel);
-          }
-          await write(await pOpen(a, O_CREATE_NEW, mode));
-        };
-        this.background(rel, h.size, task());
-        return;
-      }
-      if (this.digests !== undefined) {
-        const digest = createHash('sha256');
-        for (const b of chunks) digest.update(b);
-        this.digests.set(rel, digest.digest('hex'));
-      }
-      if (fresh) {
+      if (this.fresh(rel)) {
         // Nothing can be there: even the open runs in the background.
         this.created.add(rel);
         this.track(rel, h.size);
@@ -556,7 +524,6 @@ class Extractor {
       this.background(rel, h.size, write(fd));
       return;
     }
-    const hash = this.digests !== undefined ? createHash('sha256') : undefined;
     const fd = await this.replace(rel, () => pOpen(a, O_CREATE_NEW, mode));
     this.created.add(rel);
     this.track(rel, h.size);
