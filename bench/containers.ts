@@ -5,9 +5,12 @@
  *    berthd plus its conmons with 50 running (≤0.5x dockerd+containerd+shims);
  *  - `docker exec CTR true` (≤0.5x median);
  *  - GET /containers/json?all=1 with 200 containers, kept-alive (≤0.5x).
- * The timed commands alternate between the two daemons run by run (the 50
- * starts too: the total is the sum of each daemon's own commands), so a
- * change in the shared machine's load weighs on both alike.
+ * The timed commands run in blocks that alternate between the two daemons
+ * (ABBA: half the runs, then the other daemon's, and back; the 50 starts
+ * too, their total the sum of each daemon's own commands), with a pause
+ * before each block for the other daemon's background work to end: a drift
+ * in the shared machine's load weighs on both alike, and neither daemon's
+ * leftover work lands in the other's timings.
  * Run: node build/bench/containers.js [--runs 20] [--n 50] [--list 200]
  */
 import { mkdtemp, rm, readdir, readFile } from 'node:fs/promises';
@@ -44,11 +47,15 @@ async function pidsOf(match: (cmd: string) => boolean): Promise<number[]> {
   return out;
 }
 
-/** Runs `step(target, i)` for i < n, alternating daemons (and who goes first); returns each daemon's times. */
+/** Runs `step(target, i)` for i < n on each daemon, in two blocks per daemon (ABBA) after a pause each; returns each daemon's times. */
 async function alternate(targets: readonly Target[], n: number, step: (t: Target, i: number) => Promise<number>): Promise<Map<Target, number[]>> {
   const out = new Map<Target, number[]>(targets.map((t) => [t, []]));
-  for (let i = 0; i < n; i++) {
-    for (const t of i % 2 === 0 ? targets : [...targets].reverse()) out.get(t)!.push(await step(t, i));
+  const half = Math.ceil(n / 2);
+  for (const [b, order] of [targets, [...targets].reverse()].entries()) {
+    for (const t of order) {
+      await new Promise((res) => setTimeout(res, 1000));
+      for (let i = b * half; i < Math.min(n, (b + 1) * half); i++) out.get(t)!.push(await step(t, i));
+    }
   }
   return out;
 }

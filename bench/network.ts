@@ -7,8 +7,9 @@
  *    through docker-proxy for loopback).
  * The image carries the host's iperf3 and its libraries (apt-get install iperf3).
  * berthd gets its own bridge and subnets so it never meets a developer's berthd.
- * The `run --rm` timings alternate between the two daemons run by run, so a
- * change in the (shared, noisy) machine's load weighs on both alike.
+ * The `run --rm` timings run in blocks alternating between the two daemons
+ * (ABBA, a pause before each block for the other's background work to end),
+ * so a drift in the shared machine's load weighs on both alike.
  *
  *   node build/bench/network.js [--runs 15] [--seconds 5]
  */
@@ -74,17 +75,19 @@ async function prepare(host: string, archive: string): Promise<void> {
   await ok(host, ['network', 'create', NET]);
 }
 
-/** The same command on every daemon in turn, RUNS times (after a warm-up each): medians by daemon. */
+/** The same command RUNS times on every daemon (after a warm-up each), in two blocks per daemon (ABBA): medians by daemon. */
 async function alternating(hosts: Record<string, string>, args: string[]): Promise<Record<string, number>> {
   const times: Record<string, number[]> = {};
   for (const [name, host] of Object.entries(hosts)) {
     await ok(host, args);
     times[name] = [];
   }
-  for (let i = 0; i < RUNS; i++) {
-    // Alternate who goes first, too.
-    const order = i % 2 === 0 ? Object.entries(hosts) : Object.entries(hosts).reverse();
-    for (const [name, host] of order) times[name]!.push(await timed(host, args));
+  const half = Math.ceil(RUNS / 2);
+  for (const [b, order] of [Object.entries(hosts), Object.entries(hosts).reverse()].entries()) {
+    for (const [name, host] of order) {
+      await new Promise((res) => setTimeout(res, 1000));
+      for (let i = b * half; i < Math.min(RUNS, (b + 1) * half); i++) times[name]!.push(await timed(host, args));
+    }
   }
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
