@@ -76,6 +76,26 @@ test('detach keys through the docker CLI: ctrl-p ctrl-q on run -it, --detach-key
   }
 });
 
+test('docker exec -it in a real terminal: a shell, its tty, the terminal\'s size as it changes, the exit code', async () => {
+  const name = `exec-it-${process.pid}`;
+  try {
+    assert.equal((await docker(d.host, ['run', '-d', '--name', name, IMG, 'sleep', '300'])).code, 0);
+    await run('tmux', ['new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', `DOCKER_HOST=${d.host} /usr/local/bin/docker exec -it ${name} sh; echo "exit=$?"; sleep 60`]);
+    assert.match(await screenUntil(/^\/ #/m), /^\/ #/m);
+    await run('tmux', ['send-keys', '-t', SESSION, 'stty size; tty', 'Enter']);
+    assert.match(await screenUntil(/^40 120$/m), /^40 120\n\/dev\/pts\/\d+$/m);
+    await run('tmux', ['resize-window', '-t', SESSION, '-x', '90', '-y', '25']);
+    await sleep(300);
+    await run('tmux', ['send-keys', '-t', SESSION, 'stty size', 'Enter']);
+    assert.match(await screenUntil(/^25 90$/m), /^25 90$/m);
+    await run('tmux', ['send-keys', '-t', SESSION, 'exit 7', 'Enter']);
+    assert.match(await screenUntil(/exit=\d+/), /exit=7/);
+  } finally {
+    await run('tmux', ['kill-session', '-t', SESSION], { allowFailure: true });
+    await docker(d.host, ['rm', '-f', name]);
+  }
+});
+
 test('--security-opt seccomp=FILE applies the user\'s profile to the container and its execs; unconfined has none', async () => {
   const profile = join(tmp, 'no-mkdir.json');
   // Docker's profile format: allow everything but mkdir/mkdirat, which fail with EPERM

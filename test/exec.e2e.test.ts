@@ -138,6 +138,13 @@ test('stdio is pipes, stdin is passed, signals and exit codes come back', async 
   assert.equal((await same([a, 'ls', '-l', '/proc/self/fd/0'])).stdout.includes('/dev/null'), true);
 });
 
+test('-t: the process gets a pty of the container\'s devpts, output as through a terminal', async () => {
+  const a = names[0] as string;
+  assert.equal((await same(['-t', a, 'sh', '-c', 'echo hi; echo $TERM; tty | cut -c1-9; ls -l $(tty) | cut -c1-10'])).stdout, 'hi\r\nxterm\r\n/dev/pts/\r\ncrw--w----\r\n');
+  assert.equal((await same(['-t', a, 'sh', '-c', 'exit 5'])).code, 5);
+  assert.equal((await same(['-t', '-u', '7', a, 'id', '-u'])).stdout, '7\r\n');
+});
+
 test('start errors in runc\'s words, 127 for a missing command and 126 otherwise', async () => {
   const a = names[0] as string;
   const missing = await same([a, 'nosuch'], undefined, { code: false }); // dockerd 20.10 says 126; Docker 23+ 127

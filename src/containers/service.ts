@@ -1007,10 +1007,11 @@ export class ContainerService {
     if (tty !== undefined) e.Tty = tty;
     if (e.Tty && e.ConsoleSize === null && io !== undefined) {
       // The docker CLI sends the terminal size as a resize right after the
-      // upgrade; waiting a moment for it lets runc create the pty at that
-      // size instead of resizing a process that already asked for it.
+      // upgrade (within a few ms); waiting that long lets runc create the pty
+      // at that size instead of resizing a process that already asked for it.
+      // A client without a terminal size sends none: not worth more than 20 ms.
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
+        const t = setTimeout(resolve, 20);
         e.sizeArrived = () => {
           clearTimeout(t);
           resolve();
@@ -1040,7 +1041,7 @@ export class ContainerService {
     }, this.d.host.lastCap);
     this.d.events.publish('container', `exec_start: ${e.Cmd.join(' ')}`, l.rec.Id, { image: l.rec.Config.Image, name: l.rec.Name, execID: e.ID });
     const helper = this.d.execHelper;
-    if (helper !== undefined && io !== undefined && !e.Tty && l.rec.State.Pid > 0 && this.d.runtimeIsRunc && (await helper.canRun(spec.linux?.seccomp))) {
+    if (helper !== undefined && io !== undefined && l.rec.State.Pid > 0 && this.d.runtimeIsRunc && (await helper.canRun(spec.linux?.seccomp))) {
       if (!proc.env.some((v) => v.startsWith('HOME='))) {
         // runc's rule: without HOME in the environment, the user's passwd home (or /)
         const home = user?.home ?? (await resolveUser(this.rootfs(l.rec.Id), String(proc.user.uid)).then((u) => u.home, () => '/'));
@@ -1085,9 +1086,23 @@ export class ContainerService {
     }
   }
 
-  /** An attached, non-TTY exec through berth-exec (runtime/fastexec.ts): no runc, no conmon. */
+  /** An attached exec through berth-exec (runtime/fastexec.ts): no runc, no conmon. */
   private async execFast(helper: ExecHelper, e: ExecRecord, l: Live, spec: OciSpec, proc: OciProcess, io: { write(stream: 1 | 2, data: Buffer): void; stdin?: Readable }): Promise<number> {
-    const s = await helper.start({ pid: l.rec.State.Pid, process: proc, seccomp: spec.linux?.seccomp, rlimits: spec.process.rlimits, stdin: e.AttachStdin && io.stdin !== undefined });
+    const size = e.ConsoleSize;
+    const s = await helper.start({
+      pid: l.rec.State.Pid,
+      process: proc,
+      seccomp: spec.linux?.seccomp,
+      rlimits: spec.process.rlimits,
+      stdin: e.AttachStdin && io.stdin !== undefined,
+      ...(e.Tty ? { tty: { rows: size?.[0] ?? 0, cols: size?.[1] ?? 0 } } : {}),
+    });
+    if (s.resize !== undefined) {
+      const resize = s.resize;
+      e.resize = async (h, w) => resize(h, w);
+      // a size that arrived while the helper started
+      if (e.ConsoleSize !== null && e.ConsoleSize !== size) resize(e.ConsoleSize[0], e.ConsoleSize[1]);
+    }
     s.stdout.on('data', (b: Buffer) => io.write(1, b));
     s.stderr.on('data', (b: Buffer) => io.write(2, b));
     if (s.stdin !== null && io.stdin !== undefined) {

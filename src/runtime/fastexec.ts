@@ -8,9 +8,10 @@
  * Here each distinct profile is compiled once (by the same libseccomp, through
  * the helper) into a cached BPF program that every later exec just loads.
  *
- * Scope: attached, non-TTY execs of containers run by runc (the common
- * `docker exec CTR cmd` and health checks). TTY and detached execs keep the
- * conmon + runc path: they need a pty, or must outlive berthd.
+ * Scope: attached execs of containers run by runc (`docker exec CTR cmd`,
+ * `docker exec -it CTR sh`, health checks); with a TTY the helper makes the
+ * pty in the container's devpts and relays it, taking resizes on fd 4.
+ * Detached execs keep the conmon + runc path: they may outlive berthd.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -98,6 +99,8 @@ export interface FastExecOptions {
   /** The container's rlimits (config.json's process.rlimits): an exec gets them too. */
   rlimits?: readonly OciRlimit[] | undefined;
   stdin: boolean;
+  /** A pty (made in the container's devpts) instead of pipes; rows/cols 0 = not known yet. */
+  tty?: { rows: number; cols: number } | undefined;
 }
 
 export interface FastExecSession {
@@ -107,7 +110,10 @@ export interface FastExecSession {
   readonly exit: Promise<number>;
   readonly stdin: Writable | null;
   readonly stdout: Readable;
+  /** Empty with a TTY (the pty carries both streams on stdout). */
   readonly stderr: Readable;
+  /** With a TTY: sets the pty's size. */
+  resize?(rows: number, cols: number): void;
 }
 
 export class ExecHelper {
@@ -206,6 +212,7 @@ export class ExecHelper {
     }
     if (proc.noNewPrivileges === true) args.push('--nnp');
     if (bpf !== undefined) args.push('--seccomp', bpf);
+    if (opts.tty !== undefined) args.push('--tty', `${opts.tty.rows},${opts.tty.cols}`);
     for (const r of opts.rlimits ?? []) {
       const n = RLIMIT[r.type];
       if (n !== undefined) args.push('--rlimit', `${n},${r.soft},${r.hard}`);
@@ -222,7 +229,8 @@ export class ExecHelper {
     const inp = opts.stdin ? this.pipe() : undefined;
     let child: ChildProcess;
     try {
-      child = spawn(this.binary, args, { env, stdio: [inp !== undefined ? inp[0] : 'ignore', out[1], errp[1], 'pipe'] });
+      // fd 3: status lines from the helper; fd 4 (TTY): resize lines to it
+      child = spawn(this.binary, args, { env, stdio: [inp !== undefined ? inp[0] : 'ignore', out[1], errp[1], 'pipe', opts.tty !== undefined ? 'pipe' : 'ignore'] });
     } finally {
       for (const fd of [out[1], errp[1], ...(inp !== undefined ? [inp[0]] : [])]) closeSync(fd);
     }
@@ -274,12 +282,15 @@ export class ExecHelper {
     });
     pidP.catch(() => {});
     exit.catch(() => {});
+    const control = opts.tty !== undefined ? (child.stdio[4] as Writable | null) : null;
+    control?.on('error', () => {}); // the helper is gone: nothing left to resize
     return {
       pid: pidP,
       exit,
       stdin,
       stdout,
       stderr,
+      ...(control !== null ? { resize: (rows: number, cols: number) => void control.write(`${rows} ${cols}\n`) } : {}),
     };
   }
 }

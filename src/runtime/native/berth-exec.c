@@ -26,6 +26,7 @@
  *   berth-exec run --pid PID [--cgroup PROCS_FILE]... [--uid N] [--gid N]
  *       [--groups a,b] [--cwd DIR] [--caps BND,EFF,PRM,INH,AMB (hex)]
  *       [--nnp] [--seccomp BPF_FILE] [--rlimit RES,SOFT,HARD]... [--umask OCT]
+ *       [--tty ROWS,COLS]     (a pty; then fd 4 takes "ROWS COLS" resize lines)
  *       -- ARGV...            (the environment is the process's environment)
  *   berth-exec compile-seccomp OUT_FILE < PROFILE_TEXT
  *       PROFILE_TEXT lines:  default ACTION ERRNO | arch NAME |
@@ -50,6 +51,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -59,6 +62,7 @@
 #include <unistd.h>
 
 #define STATUS_FD 3
+#define CONTROL_FD 4
 #define MAX_LIST 64
 
 static void die(const char *fmt, ...) {
@@ -204,6 +208,8 @@ struct opts {
   struct { int res; rlim_t soft, hard; } rlimits[MAX_LIST];
   int nrlimits;
   mode_t umask;
+  int tty;               /* --tty ROWS,COLS: a pty made in the container's devpts */
+  unsigned short rows, cols;
   char **argv;
 };
 
@@ -250,6 +256,14 @@ static void parse(int argc, char **argv, struct opts *o) {
       o->rlimits[o->nrlimits].hard = strcmp(h, "-1") == 0 ? RLIM_INFINITY : (rlim_t)num(h, 10, "rlimit");
       o->nrlimits++;
     } else if (strcmp(a, "--umask") == 0) o->umask = (mode_t)num(v, 8, "umask");
+    else if (strcmp(a, "--tty") == 0) {
+      char *copy = strdup(v), *save = NULL;
+      char *r = strtok_r(copy, ",", &save), *c = strtok_r(NULL, ",", &save);
+      if (r == NULL || c == NULL) die("bad --tty: %s", v);
+      o->tty = 1;
+      o->rows = (unsigned short)num(r, 10, "rows");
+      o->cols = (unsigned short)num(c, 10, "cols");
+    }
     else die("unknown option %s", a);
   }
   if (o->pid <= 0) die("--pid is required");
@@ -325,6 +339,89 @@ static const char *look_path(const char *file, char *buf, size_t size) {
   return NULL;
 }
 
+static volatile sig_atomic_t child_exited;
+static void on_chld(int sig) { (void)sig; child_exited = 1; }
+
+static int write_all(int fd, const char *b, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) { struct pollfd p = {fd, POLLOUT, 0}; poll(&p, 1, 100); continue; }
+      return -1;
+    }
+    b += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/*
+ * The parent's side of a TTY exec: stdin (from berthd) -> pty master ->
+ * stdout (to berthd), and "ROWS COLS" lines on fd 4 resize the pty. Ends when
+ * the process has exited and the pty has no more output, then reports the
+ * exit code as the non-TTY path does.
+ */
+static int relay_tty(int master, pid_t child) {
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sigaction(SIGCHLD, &sa, NULL);
+  int in_open = 1, ctl_open = fcntl(CONTROL_FD, F_GETFD) >= 0;
+  char buf[32768], ctl[256];
+  size_t ctl_len = 0;
+  int status = 0, reaped = 0;
+  for (;;) {
+    if (!reaped && child_exited) {
+      if (waitpid(child, &status, WNOHANG) == child) reaped = 1;
+    }
+    struct pollfd p[3] = {{master, POLLIN, 0}, {0, in_open ? POLLIN : 0, 0}, {CONTROL_FD, ctl_open ? POLLIN : 0, 0}};
+    /* once the process is gone, only what the pty still holds is read out */
+    int n = poll(p, 3, reaped ? 0 : 200);
+    if (n < 0) { if (errno == EINTR) continue; break; }
+    if (n == 0) { if (reaped) break; continue; }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = read(master, buf, sizeof buf);
+      if (r > 0) { if (write_all(1, buf, (size_t)r) != 0) { /* berthd went away: keep the process running */ } }
+      else if (r < 0 && errno == EINTR) continue;
+      else if (reaped || r == 0 || errno == EIO) {
+        /* EIO: every slave descriptor is closed */
+        if (!reaped) { while (waitpid(child, &status, 0) < 0 && errno == EINTR) {} reaped = 1; }
+        break;
+      }
+    }
+    if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0) write_all(master, buf, (size_t)r);
+      else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) in_open = 0;
+    }
+    if (ctl_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(CONTROL_FD, ctl + ctl_len, sizeof ctl - 1 - ctl_len);
+      if (r <= 0) { if (r == 0 || errno != EINTR) ctl_open = 0; continue; }
+      ctl_len += (size_t)r;
+      ctl[ctl_len] = '\0';
+      char *nl;
+      while ((nl = strchr(ctl, '\n')) != NULL) {
+        *nl = '\0';
+        unsigned rows = 0, cols = 0;
+        if (sscanf(ctl, "%u %u", &rows, &cols) == 2 && rows > 0 && cols > 0) {
+          struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
+          ioctl(master, TIOCSWINSZ, &ws);
+        }
+        size_t used = (size_t)(nl - ctl) + 1;
+        memmove(ctl, nl + 1, ctl_len - used + 1);
+        ctl_len -= used;
+      }
+      if (ctl_len >= sizeof ctl - 1) ctl_len = 0;
+    }
+  }
+  if (!reaped) while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  dprintf(STATUS_FD, "exit %d\n", code);
+  return 0;
+}
+
 static const char *const NS[] = {"ipc", "uts", "net", "pid", "cgroup", "mnt"};
 #define NNS (sizeof NS / sizeof NS[0])
 
@@ -373,6 +470,18 @@ static int run(int argc, char **argv) {
     close(nsfd[i]);
   }
 
+  /* A TTY exec gets a pty of the container's own devpts (its /dev/ptmx), as runc's console does. */
+  int master = -1;
+  char slave[64] = "";
+  if (o.tty) {
+    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || unlockpt(master) != 0 || ptsname_r(master, slave, sizeof slave) != 0) die(START_FAILED "failed to create a pty: %s", gerr(errno));
+    if (o.rows > 0 && o.cols > 0) {
+      struct winsize ws = {o.rows, o.cols, 0, 0};
+      ioctl(master, TIOCSWINSZ, &ws);
+    }
+  }
+
   pid_t child = fork();
   if (child < 0) die("fork: %s", gerr(errno));
   if (child > 0) {
@@ -390,6 +499,7 @@ static int run(int argc, char **argv) {
     if (write(sync[1], "g", 1) != 1) { kill(child, SIGKILL); die("sync: %s", gerr(errno)); }
     close(sync[1]);
     dprintf(STATUS_FD, "pid %d\n", (int)child);
+    if (o.tty) return relay_tty(master, child);
     /* The child holds the stdio pipes; dropping ours lets berthd see EOF when it ends. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
@@ -409,7 +519,14 @@ static int run(int argc, char **argv) {
   if (read(sync[0], &go, 1) != 1) _exit(255);
   close(sync[0]);
   if (setsid() < 0) die("setsid: %s", gerr(errno));
-  /* leave no berthd descriptor behind in the container */
+  if (o.tty) {
+    /* the pty becomes the controlling terminal and all of stdio */
+    int fd = open(slave, O_RDWR);
+    if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) != 0) die(START_FAILED "failed to open the pty %s: %s", slave, gerr(errno));
+    if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) die(START_FAILED "dup2: %s", gerr(errno));
+    if (fd > 2) close(fd);
+  }
+  /* leave no berthd descriptor behind in the container (the status fd is close-on-exec) */
   syscall(SYS_close_range, 4, ~0U, 0);
   for (int i = 0; i < o.nrlimits; i++) {
     struct rlimit rl = {o.rlimits[i].soft, o.rlimits[i].hard};
