@@ -10,7 +10,7 @@ import type { Rec } from '../narrow.js';
 import type { EngineClient } from '../../client/engine.js';
 import { checkTty, cpath, forwardSignals, monitorTtySize, startWait, ttySize } from './container-common.js';
 import type { WaitResult } from './container-common.js';
-import { streamHijacked } from './hijack.js';
+import { attachToConsole } from './hijack.js';
 
 export const spec: CommandSpec = {
   use: 'attach [OPTIONS] CONTAINER',
@@ -48,12 +48,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     checkTty(ctx, !noStdin, tty);
     const withStdin = !noStdin && bool(config, 'OpenStdin');
     if (ctx.opts.bool('sig-proxy') && !tty) undo.push(forwardSignals(client, ref));
-    const detachKeys = ctx.opts.string('detach-keys');
-    const { socket, head } = await client.hijack('POST', `/containers/${cpath(ref)}/attach`, {
-      query: { stream: '1', stdin: withStdin ? '1' : undefined, stdout: '1', stderr: '1', detachKeys: detachKeys !== '' ? detachKeys : undefined },
-    });
+    const session = await attachToConsole(ctx, client, ref, { tty, stdin: withStdin });
     await inspectRunning(client, ref).catch((e: unknown) => {
-      socket.destroy();
+      session.cancel();
       throw e;
     });
     if (tty && ctx.out.isTTY) {
@@ -62,16 +59,6 @@ export async function run(ctx: CommandContext): Promise<number> {
       if (h !== 0 || w !== 0) await client.json('POST', `/containers/${cpath(ref)}/resize`, { query: { h: h + 1, w: w + 1 } }).catch(() => undefined);
       undo.push(monitorTtySize(ctx, client, ref, false));
     }
-    const session = streamHijacked({
-      socket,
-      head,
-      tty,
-      stdin: withStdin ? ctx.stdin : undefined,
-      stdout: (b) => ctx.out.write(b),
-      stderr: (b) => ctx.err.write(b),
-      detachKeys,
-      warn: (m) => ctx.err.write(`WARN[0000] ${m}\n`),
-    });
     const end = await session.done;
     // term.EscapeError surfaces as an error here (unlike run/start).
     if (end.kind === 'detached') throw new StatusError('read escape sequence', 1);

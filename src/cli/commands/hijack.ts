@@ -8,6 +8,9 @@
 import type { Duplex } from 'node:stream';
 import { ReadStream as TtyReadStream } from 'node:tty';
 import { StdcopyDemuxer, STDERR, STDOUT, SYSTEMERR } from '../../client/stdcopy.js';
+import type { EngineClient } from '../../client/engine.js';
+import type { CommandContext } from '../context.js';
+import { cpath } from './container-common.js';
 
 const DEFAULT_ESCAPE = [16, 17]; // ctrl-p ctrl-q
 
@@ -193,4 +196,33 @@ export function streamHijacked(o: HijackOptions): HijackSession {
   }
 
   return { done, cancel: () => finish({ kind: 'eof' }) };
+}
+
+/**
+ * POST /containers/{id}/attach streamed to the console, with the command's
+ * --detach-keys: what run, start -a and attach share. With a TTY there is
+ * one raw stream; without, stderr goes to stderr.
+ */
+export async function attachToConsole(
+  ctx: CommandContext,
+  client: EngineClient,
+  id: string,
+  o: { tty: boolean; stdin: boolean; stdout?: boolean; stderr?: boolean },
+): Promise<HijackSession> {
+  const detachKeys = ctx.opts.string('detach-keys');
+  const out = o.stdout ?? true;
+  const err = o.stderr ?? true;
+  const { socket, head } = await client.hijack('POST', `/containers/${cpath(id)}/attach`, {
+    query: { stream: '1', stdin: o.stdin ? '1' : undefined, stdout: out ? '1' : undefined, stderr: err ? '1' : undefined, detachKeys: detachKeys !== '' ? detachKeys : undefined },
+  });
+  return streamHijacked({
+    socket,
+    head,
+    tty: o.tty,
+    stdin: o.stdin ? ctx.stdin : undefined,
+    stdout: out ? (b) => ctx.out.write(b) : undefined,
+    stderr: err ? (b) => (o.tty ? ctx.out.write(b) : ctx.err.write(b)) : undefined,
+    detachKeys,
+    warn: (m) => ctx.err.write(`WARN[0000] ${m}\n`),
+  });
 }

@@ -11,7 +11,7 @@ import { checkTty, cpath, forwardSignals, monitorTtySize, startWait } from './co
 import type { WaitResult } from './container-common.js';
 import { CONTAINER_FLAGS } from './container-opts.js';
 import { createContainer, describe, parseOrExit, withHelp } from './create.js';
-import { streamHijacked } from './hijack.js';
+import { attachToConsole } from './hijack.js';
 import type { HijackSession } from './hijack.js';
 
 export const spec: CommandSpec = {
@@ -85,26 +85,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 
     let session: HijackSession | undefined;
     if (attach) {
-      const detachKeys = ctx.opts.string('detach-keys');
-      const { socket, head } = await client.hijack('POST', `/containers/${cpath(id)}/attach`, {
-        query: {
-          stream: '1',
-          stdin: attachStdin ? '1' : undefined,
-          stdout: attachStdout ? '1' : undefined,
-          stderr: attachStderr ? '1' : undefined,
-          detachKeys: detachKeys !== '' ? detachKeys : undefined,
-        },
-      });
-      session = streamHijacked({
-        socket,
-        head,
-        tty: cfg.tty,
-        stdin: attachStdin ? ctx.stdin : undefined,
-        stdout: attachStdout ? (b) => ctx.out.write(b) : undefined,
-        stderr: attachStderr ? (b) => (cfg.tty ? ctx.out.write(b) : ctx.err.write(b)) : undefined,
-        detachKeys,
-        warn: (m) => ctx.err.write(`WARN[0000] ${m}\n`),
-      });
+      session = await attachToConsole(ctx, client, id, { tty: cfg.tty, stdin: attachStdin, stdout: attachStdout, stderr: attachStderr });
     }
 
     let statusP: Promise<WaitResult>;

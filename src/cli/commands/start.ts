@@ -9,7 +9,7 @@ import { StatusError } from '../errors.js';
 import { asRecord, bool, str } from '../narrow.js';
 import { cpath, errorText, forwardSignals, monitorTtySize, startWait } from './container-common.js';
 import type { WaitResult } from './container-common.js';
-import { streamHijacked } from './hijack.js';
+import { attachToConsole } from './hijack.js';
 
 export const spec: CommandSpec = {
   use: 'start [OPTIONS] CONTAINER [CONTAINER...]',
@@ -37,21 +37,8 @@ async function startAttached(ctx: CommandContext): Promise<number> {
   if (!tty) undo.push(forwardSignals(client, id));
   const abort = new AbortController();
   try {
-    const detachKeys = ctx.opts.string('detach-keys');
     const withStdin = ctx.opts.bool('interactive') && bool(config, 'OpenStdin');
-    const { socket, head } = await client.hijack('POST', `/containers/${cpath(id)}/attach`, {
-      query: { stream: '1', stdin: withStdin ? '1' : undefined, stdout: '1', stderr: '1', detachKeys: detachKeys !== '' ? detachKeys : undefined },
-    });
-    const session = streamHijacked({
-      socket,
-      head,
-      tty,
-      stdin: withStdin ? ctx.stdin : undefined,
-      stdout: (b) => ctx.out.write(b),
-      stderr: (b) => ctx.err.write(b),
-      detachKeys,
-      warn: (m) => ctx.err.write(`WARN[0000] ${m}\n`),
-    });
+    const session = await attachToConsole(ctx, client, id, { tty, stdin: withStdin });
     const statusP = (await startWait(client, id, autoRemove ? 'removed' : 'next-exit', abort.signal).catch((e: unknown) => {
       session.cancel();
       throw e;
