@@ -115,15 +115,24 @@ export interface Entry {
   readonly st: Stats;
 }
 
+/** Entries walked synchronously between two turns of the event loop. */
+export const YIELD_EVERY = 2000;
+
 /** Every entry of a source, parents before children, names sorted; ignored/excluded entries left out. */
 export async function walkSource(s: Source, o: ResolveOptions): Promise<Entry[]> {
   const out: Entry[] = [{ sub: '', abs: s.abs, st: s.st }];
   if (!s.st.isDirectory()) return out;
-  // Synchronous: a local tree (the context the daemon holds, or a stage's
-  // mounted root) whose metadata is in memory; a thread-pool round trip
-  // per entry costs more than the lstat itself.
-  const walk = (dir: string, sub: string): void => {
+  // Synchronous calls: a local tree (the context the daemon holds, or a
+  // stage's mounted root) whose metadata is in memory; a thread-pool round
+  // trip per entry costs more than the lstat itself. A huge tree still
+  // lets the event loop run every few thousand entries.
+  let sinceYield = 0;
+  const walk = async (dir: string, sub: string): Promise<void> => {
     for (const n of readdirSync(dir).sort()) {
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise((r) => setImmediate(r));
+      }
       const childSub = sub === '' ? n : `${sub}/${n}`;
       const ctxRel = s.rel === '' ? childSub : `${s.rel}/${childSub}`;
       const abs = join(dir, n);
@@ -131,14 +140,14 @@ export async function walkSource(s: Source, o: ResolveOptions): Promise<Entry[]>
       const ignored = o.ignore?.ignores(ctxRel) === true || o.exclude?.ignores(childSub) === true || o.exclude?.ignores(ctxRel) === true;
       if (ignored) {
         // A re-included path below an ignored directory still needs the walk.
-        if (st.isDirectory() && !(o.ignore?.skipsDir(ctxRel) ?? true)) walk(abs, childSub);
+        if (st.isDirectory() && !(o.ignore?.skipsDir(ctxRel) ?? true)) await walk(abs, childSub);
         continue;
       }
       out.push({ sub: childSub, abs, st });
-      if (st.isDirectory()) walk(abs, childSub);
+      if (st.isDirectory()) await walk(abs, childSub);
     }
   };
-  walk(s.abs, '');
+  await walk(s.abs, '');
   return out;
 }
 

@@ -24,7 +24,7 @@
  * request fails with 409 and the CLI sends everything instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -36,6 +36,7 @@ import { applyTar, cleanEntryName } from '../snapshots/unpack.js';
 import { autoDecompress } from '../base/compress.js';
 import type { TarHeader } from '../base/tar.js';
 import { BuildContext, extractHashed } from './context.js';
+import { YIELD_EVERY } from './copy.js';
 
 /** One manifest entry: name, type (d, f, l), mode, size; mtime, ctime and inode as decimal strings (ns). */
 export interface ManifestEntry {
@@ -201,14 +202,19 @@ export class ContextStore {
         // owns, whose metadata is in memory; a thread-pool round trip per
         // file would cost more than the lstat.
         const files = new Map<string, Stats>();
-        const walk = (dir: string, rel: string): void => {
+        let sinceYield = 0;
+        const walk = async (dir: string, rel: string): Promise<void> => {
           for (const d of readdirSync(dir, { withFileTypes: true })) {
+            if (++sinceYield >= YIELD_EVERY) {
+              sinceYield = 0;
+              await new Promise((r) => setImmediate(r));
+            }
             const r = rel === '' ? d.name : `${rel}/${d.name}`;
-            if (d.isDirectory()) walk(join(dir, d.name), r);
+            if (d.isDirectory()) await walk(join(dir, d.name), r);
             else if (d.isFile()) files.set(r, lstatSync(join(dir, d.name)));
           }
         };
-        walk(root, '');
+        await walk(root, '');
         let changed = records.size !== p.entries.filter((e) => e.t === 'f').length;
         const next: Record<string, FileRecord> = {};
         for (const e of p.entries) {
@@ -290,18 +296,26 @@ export class ContextStore {
       const tApplied = performance.now();
       // What the tar did not name goes (the parents of named entries stay).
       for (const n of [...seen]) for (let i = n.lastIndexOf('/'); i > 0; i = n.lastIndexOf('/', i - 1)) seen.add(n.slice(0, i));
-      const prune = (dir: string, rel: string): void => {
+      let sinceYield = 0;
+      const turn = async (): Promise<void> => {
+        if (++sinceYield < YIELD_EVERY) return;
+        sinceYield = 0;
+        await new Promise((r) => setImmediate(r));
+      };
+      const prune = async (dir: string, rel: string): Promise<void> => {
         for (const d of readdirSync(dir, { withFileTypes: true })) {
+          await turn();
           const r = rel === '' ? d.name : `${rel}/${d.name}`;
-          if (!seen.has(r)) rmSync(join(dir, d.name), { recursive: true, force: true });
-          else if (d.isDirectory()) prune(join(dir, d.name), r);
+          if (!seen.has(r)) await rm(join(dir, d.name), { recursive: true, force: true });
+          else if (d.isDirectory()) await prune(join(dir, d.name), r);
         }
       };
-      prune(root, '');
+      await prune(root, '');
       const c = await BuildContext.open(root, dockerfileName, async () => release());
       try {
         const next: Record<string, FileRecord> = {};
         for (const [rel, digest] of digests) {
+          await turn();
           const st = lstatIfExistsSync(join(root, rel));
           if (st === undefined || !st.isFile()) continue;
           const hk = headers.get(rel);
