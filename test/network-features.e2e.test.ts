@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -179,5 +179,14 @@ test('--link on a user-defined network resolves the alias for the linking contai
   const out = await ok(d.host, ['run', '--rm', '--network', 'lnet', '--link', 'usrv:ualias', tag, 'ping', '-c1', '-W3', 'ualias']);
   assert.match(out, /1 packets received/);
   await ok(d.host, ['rm', '-f', 'usrv']);
+  // With no container left, the network's DNS keeper (an endpoint of berth's own) still holds aardvark-dns up;
+  // network rm frees it with the bridge.
+  const br = `br-${(await ok(d.host, ['network', 'inspect', '-f', '{{.Id}}', 'lnet'])).slice(0, 12)}`;
+  await ok(d.host, ['run', '--rm', '--network', 'lnet', tag, 'true']);
+  const keepers = async (): Promise<string[]> => (await readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.startsWith('nsfs ') && l.includes(d.dir) && l.includes('/dnskeep-'));
+  for (let i = 0; i < 50 && (await keepers()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await keepers()).length, 1, 'the network has its DNS keeper while no container is on it');
   await ok(d.host, ['network', 'rm', 'lnet']);
+  assert.deepEqual(await keepers(), [], 'the DNS keeper namespace is gone');
+  assert.doesNotMatch((await run('ip', ['-o', 'link', 'show'])).stdout, new RegExp(`\\b${br}\\b`), 'the network bridge is gone');
 });

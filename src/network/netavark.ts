@@ -81,6 +81,8 @@ export function keeperName(networkId: string): string {
 
 /** Scratch namespaces of `releaseBridge`, under netnsDir. */
 const RELEASE_PREFIX = 'release-';
+/** DNS keepers' namespaces (and their requests, `<name>.json`), under netnsDir. */
+const DNS_KEEPER_PREFIX = 'dnskeep-';
 
 export class Netavark {
   /**
@@ -102,6 +104,8 @@ export class Netavark {
     // Scratch namespaces of a bridge release cut short by a crash: unpin them.
     for (const f of await readdir(this.o.netnsDir).catch(() => [] as string[])) {
       if (f.startsWith(RELEASE_PREFIX)) await this.removeNetns(join(this.o.netnsDir, f));
+      // DNS keepers outlive no daemon: made again at a network's first use.
+      if (f.startsWith(DNS_KEEPER_PREFIX) && f.endsWith('.json')) await this.releaseDns(f.slice(DNS_KEEPER_PREFIX.length, -5));
     }
   }
 
@@ -211,6 +215,48 @@ export class Netavark {
     } finally {
       await this.removeNetns(netns);
     }
+  }
+
+  // --- DNS keepers --------------------------------------------------------------
+  //
+  // netavark stops aardvark-dns when the last endpoint with DNS leaves and
+  // starts it again (a process and its startup, 20-40 ms of the next setup)
+  // for the next container: every `run --rm` on an otherwise idle user
+  // network paid for it. A DNS keeper is an endpoint netavark sets up for the
+  // network itself (its own namespace; an address and a name of berth's), so
+  // aardvark-dns stays up while the network is in use. Its request is written
+  // beside its namespace, so whatever outlives berthd is torn down at init.
+
+  private dnsKeeperPath(networkId: string): string {
+    return join(this.o.netnsDir, `${DNS_KEEPER_PREFIX}${networkId.slice(0, 12)}`);
+  }
+
+  async keepDns(networkId: string, req: NvRequest): Promise<void> {
+    const netns = this.dnsKeeperPath(networkId);
+    // The request first: after a crash it names what to tear down.
+    await writeFile(`${netns}.json`, JSON.stringify(req), { mode: 0o600 });
+    try {
+      await this.createNetns(netns);
+      await this.setup(netns, req);
+    } catch (e) {
+      await this.releaseDns(networkId);
+      throw e;
+    }
+  }
+
+  /** Tears a network's DNS keeper down; none is fine. `id`: the network ID or its first 12 characters. */
+  async releaseDns(id: string): Promise<void> {
+    const netns = this.dnsKeeperPath(id);
+    const raw = await readFile(`${netns}.json`, 'utf8').catch(() => undefined);
+    if (raw !== undefined) {
+      try {
+        await this.teardown(netns, JSON.parse(raw) as NvRequest);
+      } catch (e) {
+        this.o.log.warn('DNS keeper teardown failed', { netns, err: errorMessage(e) });
+      }
+    }
+    await this.removeNetns(netns);
+    await rm(`${netns}.json`, { force: true });
   }
 
   /** aardvark-dns left running with no network to serve (after a crash): stop it. */

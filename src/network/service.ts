@@ -214,6 +214,8 @@ export class NetworkService implements NetworkAttacher {
   private readonly pending = new Set<Promise<void>>();
   /** Networks whose bridge has its keeper (see Netavark.keep): made at first use, freed with the network. */
   private readonly kept = new Set<string>();
+  /** User-defined networks' DNS keepers (see Netavark.keepDns) and the addresses they hold. */
+  private readonly dnsKept = new Map<string, { ip: number; ip6?: bigint; made: Promise<void> }>();
   /** Networks being removed: no new endpoint may join while their bridge is released. */
   private readonly closing = new Set<string>();
   /** Told when a running container joins or leaves a network (its /etc/hosts follows, as in Docker). */
@@ -664,6 +666,8 @@ export class NetworkService implements NetworkAttacher {
     this.o.events.publish('network', 'connect', n.Id, { container: c.Id, name: n.Name, type: n.Driver });
     // First use of the network by this daemon: from now on its bridge stays up (see Netavark.keep).
     if (!this.kept.has(n.Id) && !this.closing.has(n.Id)) await this.keep(n);
+    // (Also after a restart, which finds the bridge keeper but has torn the DNS keeper down.)
+    if (this.isUserDefined(n) && !this.dnsKept.has(n.Id) && !this.closing.has(n.Id)) this.keepDns(n);
   }
 
   private async keep(n: NetDoc): Promise<void> {
@@ -677,6 +681,62 @@ export class NetworkService implements NetworkAttacher {
   }
 
   /**
+   * Starts the network's DNS keeper in the background (the first container
+   * does not wait for it); `network rm` and shutdown wait through `pending`.
+   * It takes the subnet's last free addresses, so containers get the same
+   * addresses as under dockerd.
+   */
+  private keepDns(n: NetDoc): void {
+    const sn = this.subnetOf(n);
+    // A tiny range keeps its few addresses for containers.
+    if (sn === undefined || size(sn.range) < 16) return;
+    const set = this.leaseSet(n.Id);
+    const broadcast = (sn.net.base | ~mask(sn.net.prefix)) >>> 0;
+    let ip = Math.min(broadcast - 1, sn.range.base + size(sn.range) - 1);
+    while (ip > sn.net.base && (ip === sn.gateway || set.has(ip))) ip--;
+    if (ip <= sn.net.base) return;
+    set.add(ip);
+    const sn6 = this.subnet6Of(n);
+    let ip6: bigint | undefined;
+    if (sn6 !== undefined) {
+      const set6 = this.leaseSet6(n.Id);
+      ip6 = sn6.net.base | (((1n << 128n) - 1n) >> BigInt(sn6.net.prefix));
+      while (ip6 > sn6.net.base && (ip6 === sn6.gateway || set6.has(ip6))) ip6--;
+      set6.add(ip6);
+    }
+    const req: NvRequest = {
+      container_id: n.Id,
+      container_name: keeperName(n.Id),
+      networks: { [n.Name]: { interface_name: 'eth0', static_ips: ip6 !== undefined ? [ipString(ip), ip6String(ip6)] : [ipString(ip)] } },
+      network_info: { [n.Name]: this.nvNetwork(n, sn) },
+    };
+    const made = this.o.netavark.keepDns(n.Id, req).catch((e: unknown) => {
+      // Only speed is lost: aardvark-dns stops and starts with the containers, as before.
+      this.o.log.warn('DNS keeper not made', { network: n.Name, err: errorMessage(e) });
+      this.dropDnsKeeper(n.Id);
+    });
+    this.dnsKept.set(n.Id, { ip, ...(ip6 !== undefined ? { ip6 } : {}), made });
+    this.pending.add(made);
+    void made.finally(() => this.pending.delete(made));
+  }
+
+  private dropDnsKeeper(networkId: string): void {
+    const k = this.dnsKept.get(networkId);
+    if (k === undefined) return;
+    this.dnsKept.delete(networkId);
+    this.leases.get(networkId)?.delete(k.ip);
+    if (k.ip6 !== undefined) this.leases6.get(networkId)?.delete(k.ip6);
+  }
+
+  private async releaseDns(n: NetDoc): Promise<void> {
+    const k = this.dnsKept.get(n.Id);
+    if (k === undefined) return;
+    await k.made;
+    await this.o.netavark.releaseDns(n.Id);
+    this.dropDnsKeeper(n.Id);
+  }
+
+  /**
    * Frees what the network holds on the host beyond its containers: the
    * keeper, and then (no container left on it) the bridge and its chains.
    * Best effort, as every teardown: logs and goes on.
@@ -686,6 +746,7 @@ export class NetworkService implements NetworkAttacher {
     const k = keeperName(n.Id);
     this.kept.delete(n.Id);
     try {
+      await this.releaseDns(n);
       if ((await this.o.netavark.keeperMaster(k)) !== undefined) await this.o.netavark.removeKeeper(k);
       const sn = this.subnetOf(n);
       // With containers left (shutdown while they run), the last one's teardown frees the bridge.
