@@ -340,6 +340,36 @@ CMD ["sh", "-c", "cat /ctx/a.txt; ls -A /ctx /ctx/sub 2>&1; cat /bindls"]
   }
 });
 
+test('build checks: berth build prints BuildKit\'s warnings, --check reports them and exits 1, check=error=true fails, skip=all is silent; the classic path has none', async () => {
+  const dir = join(tmp, 'checks');
+  await mkdir(dir, { recursive: true });
+  const df = (head: string): Promise<void> => writeFile(join(dir, 'Dockerfile'), `${head}FROM bb:1 AS Build\nCMD echo hi\n`);
+  await df('');
+  const b = await berth(d.host, ['build', '-t', `${tag}-ck`, dir]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, / 2 warnings found \(use docker --debug to expand\):\n - StageNameCasing: Stage name 'Build' should be lowercase \(line 1\)\n - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals \(line 2\)\n/);
+  const c = await berth(d.host, ['build', '--check', dir]);
+  assert.equal(c.code, 1);
+  assert.match(c.stdout, /^WARNING: StageNameCasing - https:\/\/docs\.docker\.com\/go\/dockerfile\/rule\/stage-name-casing\/\nStage name 'Build' should be lowercase\nDockerfile:1\n/);
+  assert.match(c.stdout, /Check complete, 2 warnings have been found!\n$/);
+  await df('# check=error=true\n');
+  const e = await berth(d.host, ['build', '-t', `${tag}-ck2`, dir]);
+  assert.notEqual(e.code, 0);
+  assert.match(e.stdout + e.stderr, /lint violation found for rules: StageNameCasing, JSONArgsRecommended/);
+  assert.equal((await docker(d.host, ['image', 'inspect', `${tag}-ck2`])).code, 1, 'nothing was built');
+  // the build argument adds to the directive, as BuildKit's BUILDKIT_DOCKERFILE_CHECK
+  const skipped = await berth(d.host, ['build', '-q', '--build-arg', 'BUILDKIT_DOCKERFILE_CHECK=skip=all', dir]);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  await df('# check=skip=all\n');
+  const s2 = await berth(d.host, ['build', '--check', dir]);
+  assert.equal(s2.code, 0);
+  assert.equal(s2.stdout, 'Check complete, no warnings found.\n');
+  const classic = await docker(d.host, ['build', '-t', `${tag}-ck3`, dir]);
+  assert.equal(classic.code, 0, classic.stderr);
+  assert.doesNotMatch(classic.stdout + classic.stderr, /warning/i);
+  await docker(d.host, ['rmi', `${tag}-ck`, `${tag}-ck3`]);
+});
+
 test('berth build -o type=local writes the whole filesystem (a Dockerfile on stdin)', async () => {
   const { readFile, readlink } = await import('node:fs/promises');
   const out = join(tmp, 'out-local');

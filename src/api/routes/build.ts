@@ -20,7 +20,8 @@ import { errorMessage, InvalidArgumentError } from '../../base/errors.js';
 import type { Sys } from '../../base/sys.js';
 import { BuildError, type Builder, type BuildOutput, type BuildRequest } from '../../build/builder.js';
 import { slotOf } from '../../build/synced.js';
-import { DockerfileSyntaxError } from '../../build/dockerfile/parser.js';
+import { DockerfileSyntaxError, parseDockerfile } from '../../build/dockerfile/parser.js';
+import { applyCheckConfig, checkConfig, lintDockerfile } from '../../build/dockerfile/checks.js';
 import type { ApiRequest } from '../http.js';
 import type { JsonStream } from '../http.js';
 import type { Route } from '../router.js';
@@ -123,6 +124,23 @@ export function buildRoutes(d: BuildRouteDeps): Route[] {
             throw e;
           }
           const stream: JsonStream = res.jsonStream({ terminator: '\r\n' });
+          // Build checks (berth build asks; the docker CLI's classic path never does, as dockerd's
+          // classic builder has none): reported in an aux message, fatal with check=error=true.
+          const checkMode = req.query.str('checks');
+          if (checkMode === '1' || checkMode === 'only') {
+            const parsed = parseDockerfile(context.dockerfile);
+            const cfg = checkConfig(parsed.directives.get('check'), r.buildArgs.get('BUILDKIT_DOCKERFILE_CHECK'));
+            const found = applyCheckConfig(lintDockerfile(parsed), cfg);
+            stream.write({ aux: { BerthChecks: found } });
+            if (checkMode === 'only') {
+              stream.end();
+              return;
+            }
+            if (cfg.error && found.length > 0) {
+              stream.error(`lint violation found for rules: ${[...new Set(found.map((v) => v.rule))].join(', ')}`);
+              return;
+            }
+          }
           let id = '';
           const out: BuildOutput = {
             stream: (text) => {

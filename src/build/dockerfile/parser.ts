@@ -51,6 +51,8 @@ export interface ParsedDockerfile {
   readonly escape: string;
   readonly instructions: readonly RawInstruction[];
   readonly warnings: readonly string[];
+  /** Lines of empty continuation lines (BuildKit's NoEmptyContinuation check). */
+  readonly emptyContinuations: readonly number[];
 }
 
 const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$/;
@@ -65,6 +67,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const directives = new Map<string, string>();
   const warnings: string[] = [];
+  const emptyContinuations: number[] = [];
   let i = 0;
   // Parser directives: only at the very top, before any blank line, comment or instruction.
   for (; i < lines.length; i++) {
@@ -103,6 +106,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
       if (isComment(l)) continue;
       if (l.trim() === '') {
         warnings.push(`empty continuation line found in instruction starting at line ${startLine}`);
+        emptyContinuations.push(i);
         continue;
       }
       ({ body, more } = continues(l));
@@ -165,7 +169,7 @@ export function parseDockerfile(text: string): ParsedDockerfile {
       endLine: heredocs.length > 0 ? i : endLineBeforeHeredoc,
     });
   }
-  return { directives, escape, instructions: out, warnings };
+  return { directives, escape, instructions: out, warnings, emptyContinuations };
 }
 
 /** Splits `--name=value` / `--name` into its parts. */

@@ -13,7 +13,7 @@
  */
 import { createReadStream, createWriteStream, lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, relative, sep } from 'node:path';
+import { basename, dirname, join, resolve, relative, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
@@ -48,6 +48,7 @@ export const spec: CommandSpec = {
     { name: 'add-host', type: 'stringArray', varname: 'list', usage: 'Add a custom host-to-IP mapping ("host:ip")' },
     { name: 'force-rm', type: 'bool', usage: 'Always remove intermediate containers', default: true },
     { name: 'cache-from', type: 'stringArray', varname: 'strings', usage: 'Images to consider as cache sources' },
+    { name: 'check', type: 'bool', usage: 'Shorthand for "--call=check": evaluate the build checks, do not build' },
   ],
 };
 
@@ -279,6 +280,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       extrahosts: ctx.opts.strings('add-host').length > 0 ? ctx.opts.strings('add-host').join(',') : undefined,
       forcerm: ctx.opts.bool('force-rm') ? '1' : undefined,
       cachefrom: ctx.opts.strings('cache-from').length > 0 ? JSON.stringify(ctx.opts.strings('cache-from')) : undefined,
+      // build checks, as BuildKit runs them (the warnings are printed at the end)
+      checks: ctx.opts.bool('check') ? 'only' : '1',
       rm: '1',
   };
   const full = (): Promise<IncomingMessage> => client.stream('POST', '/build', { query, headers, body: typeof body === 'function' ? body() : body });
@@ -286,16 +289,36 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (kept !== undefined) res = await sendKept(client, kept, query, headers);
   res ??= await full();
   let id = '';
+  let checks: Violation[] = [];
+  const dfName = basename(ctx.opts.string('file') || 'Dockerfile');
   const sink: Output = quiet ? { write: (): void => {}, isTTY: false, columns: 0, fd: -1 } : ctx.out;
   const view = ctx.out.isTTY && !quiet ? new LiveView(ctx.out) : undefined;
   const source = view !== undefined ? view.wrap(res) : res;
   try {
     await displayJsonMessages(source, view !== undefined ? view.output : sink, (aux) => {
-      if (typeof aux === 'object' && aux !== null && typeof (aux as Record<string, unknown>)['ID'] === 'string') id = (aux as Record<string, string>)['ID']!;
+      if (typeof aux !== 'object' || aux === null) return;
+      const a = aux as Record<string, unknown>;
+      if (typeof a['ID'] === 'string') id = a['ID'];
+      if (Array.isArray(a['BerthChecks'])) checks = a['BerthChecks'].filter(isViolation);
     });
+  } catch (e) {
+    view?.done();
+    if (checks.length > 0 && !quiet) ctx.err.write(checkSummary(checks));
+    throw e;
   } finally {
     view?.done();
   }
+  if (ctx.opts.bool('check')) {
+    // buildx's --check report; warnings make it exit 1
+    for (const v of checks) ctx.out.write(`WARNING: ${v.rule} - ${v.url}\n${v.message}\n${dfName}:${v.line}\n\n`);
+    if (checks.length === 0) {
+      ctx.out.write('Check complete, no warnings found.\n');
+      return 0;
+    }
+    ctx.out.write(`Check complete, ${checks.length} ${checks.length === 1 ? 'warning has' : 'warnings have'} been found!\n`);
+    return 1;
+  }
+  if (checks.length > 0 && !quiet) ctx.err.write(checkSummary(checks));
   if (quiet) ctx.out.write(`${id}\n`);
   const iid = ctx.opts.string('iidfile');
   if (iid !== '') await writeFile(iid, id);
@@ -472,4 +495,24 @@ class LiveView {
     if (this.partial !== '') this.out.write(this.partial + '\n');
     this.partial = '';
   }
+}
+
+/** One build check result, as the daemon reports it (src/build/dockerfile/checks.ts). */
+interface Violation {
+  rule: string;
+  message: string;
+  line: number;
+  url: string;
+}
+
+function isViolation(v: unknown): v is Violation {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o['rule'] === 'string' && typeof o['message'] === 'string' && typeof o['line'] === 'number' && typeof o['url'] === 'string';
+}
+
+/** The summary buildx prints after a build with check warnings. */
+function checkSummary(v: readonly Violation[]): string {
+  const head = ` ${v.length} ${v.length === 1 ? 'warning' : 'warnings'} found (use docker --debug to expand):\n`;
+  return head + v.map((x) => ` - ${x.rule}: ${x.message} (line ${x.line})\n`).join('');
 }
