@@ -45,11 +45,14 @@ export interface ApplyTarOptions {
   fileDigests?: Map<string, string>;
   /**
    * With fileDigests, asked for each small regular file (up to 1 MiB)
-   * before it is written: true leaves the file already at that name as it
-   * is (the caller vouches it holds exactly this entry). For a folder kept
-   * between extractions of nearly the same tar (a build context).
+   * before it is hashed or written, with its bytes: a digest back leaves
+   * the file already at that name as it is and records that digest (the
+   * caller vouches the file holds exactly these bytes, and that the digest
+   * is theirs: it compared them); undefined goes on as usual. For a folder
+   * kept between extractions of nearly the same tar (a build context): the
+   * bytes are compared, not hashed again.
    */
-  keepFile?: (rel: string, h: TarHeader, digest: string) => boolean;
+  keepFile?: (rel: string, h: TarHeader, data: readonly Buffer[]) => string | undefined;
   /** Filled with the clean name of every entry. */
   seen?: Set<string>;
   /** Whether to compute the size (for a root that was not empty, a walk); default true. */
@@ -165,7 +168,7 @@ class Extractor {
   startedEmpty = false;
   /** See ApplyTarOptions. */
   digests: Map<string, string> | undefined;
-  keepFile: ((rel: string, h: TarHeader, digest: string) => boolean) | undefined;
+  keepFile: ((rel: string, h: TarHeader, data: readonly Buffer[]) => string | undefined) | undefined;
   seen: Set<string> | undefined;
   umask = 0o777;
   /**
@@ -490,17 +493,18 @@ class Extractor {
   private async file(rel: string, h: TarHeader, reader: TarReader): Promise<void> {
     const a = this.abs(rel);
     const mode = h.mode & 0o777;
-    const hash = this.digests !== undefined ? createHash('sha256') : undefined;
     if (h.size <= SMALL_FILE) {
       const chunks: Buffer[] = [];
-      for await (const b of reader.data()) {
-        hash?.update(b);
-        chunks.push(b);
-      }
-      if (hash !== undefined) {
-        const digest = hash.digest('hex');
-        this.digests?.set(rel, digest);
-        if (this.keepFile?.(rel, h, digest) === true) return;
+      for await (const b of reader.data()) chunks.push(b);
+      if (this.digests !== undefined) {
+        const kept = this.keepFile?.(rel, h, chunks);
+        if (kept !== undefined) {
+          this.digests.set(rel, kept);
+          return;
+        }
+        const hash = createHash('sha256');
+        for (const b of chunks) hash.update(b);
+        this.digests.set(rel, hash.digest('hex'));
       }
       await this.throttle();
       const write = async (fd: number): Promise<void> => {
@@ -524,6 +528,7 @@ class Extractor {
       this.background(rel, h.size, write(fd));
       return;
     }
+    const hash = this.digests !== undefined ? createHash('sha256') : undefined;
     const fd = await this.replace(rel, () => pOpen(a, O_CREATE_NEW, mode));
     this.created.add(rel);
     this.track(rel, h.size);
