@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/base/exec.js';
 import { startDaemon, docker, type TestDaemon } from './helpers/daemon.js';
-import { busyboxLayer, writeDockerArchive } from './helpers/images.js';
+import { loadBusybox } from './helpers/images.js';
 
 let d: TestDaemon;
 let tmp: string;
@@ -21,11 +21,8 @@ const SESSION = `berth-e2e-detach-${process.pid}`;
 
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'berth-console-'));
-  const archive = join(tmp, 'bb.tar');
-  await writeDockerArchive(archive, [{ tags: [IMG], layers: [await busyboxLayer()] }]);
   d = await startDaemon();
-  const l = await docker(d.host, ['load', '-i', archive]);
-  assert.equal(l.code, 0, l.stderr);
+  await loadBusybox(d.host, IMG);
 });
 
 after(async () => {

@@ -6,31 +6,22 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { run } from '../src/base/exec.js';
 import { startDaemon, docker, type TestDaemon } from './helpers/daemon.js';
-import { busyboxLayer, writeDockerArchive } from './helpers/images.js';
+import { loadBusybox } from './helpers/images.js';
 
 let d: TestDaemon;
-let tmp: string;
 const IMG = 'bb-logging:1';
 const names: string[] = [];
 
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'berth-logging-'));
-  const archive = join(tmp, 'bb.tar');
-  await writeDockerArchive(archive, [{ tags: [IMG], layers: [await busyboxLayer()] }]);
   d = await startDaemon();
-  const l = await docker(d.host, ['load', '-i', archive]);
-  assert.equal(l.code, 0, l.stderr);
+  await loadBusybox(d.host, IMG);
 });
 
 after(async () => {
   if (names.length > 0) await docker(d.host, ['rm', '-f', ...names]);
   await d?.stop();
-  await rm(tmp, { recursive: true, force: true });
 });
 
 test('default driver is json-file; none keeps nothing; unknown drivers are refused', async () => {

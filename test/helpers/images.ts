@@ -6,7 +6,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { docker } from './daemon.js';
 import { once } from 'node:events';
 import { run } from '../../src/base/exec.js';
 import { encodeHeader, tarPadding, tarTrailer, type TarWriteHeader } from '../../src/base/tar.js';
@@ -136,4 +139,17 @@ export function randomLayer(size: number, files = 4): Buffer {
   const entries: LayerEntry[] = [{ name: 'data/', type: 'dir' }];
   for (let i = 0; i < files; i++) entries.push({ name: `data/f${i}-${randomBytes(4).toString('hex')}`, data: randomBytes(per) });
   return layerTar(entries);
+}
+
+/** Loads a busybox image tagged `tag` into the daemon at `host` through `docker load`, as a user would. */
+export async function loadBusybox(host: string, tag: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-img-'));
+  try {
+    const archive = join(dir, 'bb.tar');
+    await writeDockerArchive(archive, [{ tags: [tag], layers: [await busyboxLayer()] }]);
+    const l = await docker(host, ['load', '-i', archive]);
+    if (l.code !== 0) throw new Error(`docker load of ${tag}: ${l.stderr}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
