@@ -16,6 +16,7 @@
  * (`reconcile`). IP addresses are leased only while a sandbox exists, as in
  * Docker: a stopped container has no address.
  */
+import { getOrSet } from '../base/maps.js';
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../base/ctx.js';
 import { ConflictError, ForbiddenError, InvalidArgumentError, NotFoundError, errorMessage } from '../base/errors.js';
@@ -356,30 +357,15 @@ export class NetworkService implements NetworkAttacher {
   }
 
   private memberMap(containerId: string): Map<string, Member> {
-    let m = this.members.get(containerId);
-    if (m === undefined) {
-      m = new Map();
-      this.members.set(containerId, m);
-    }
-    return m;
+    return getOrSet(this.members, containerId, () => new Map<string, Member>());
   }
 
   private leaseSet6(networkId: string): Set<bigint> {
-    let s = this.leases6.get(networkId);
-    if (s === undefined) {
-      s = new Set();
-      this.leases6.set(networkId, s);
-    }
-    return s;
+    return getOrSet(this.leases6, networkId, () => new Set<bigint>());
   }
 
   private leaseSet(networkId: string): Set<number> {
-    let s = this.leases.get(networkId);
-    if (s === undefined) {
-      s = new Set();
-      this.leases.set(networkId, s);
-    }
-    return s;
+    return getOrSet(this.leases, networkId, () => new Set<number>());
   }
 
   private saveMember(containerId: string, m: Member): void {

@@ -15,6 +15,7 @@
  * list; a new, empty volume first receives the image's content at its
  * destination (copy-up) unless `nocopy` was asked.
  */
+import { getOrSet } from '../base/maps.js';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -160,12 +161,7 @@ export class VolumeService implements VolumeResolver {
   }
 
   private users(name: string): Set<string> {
-    let s = this.mountedBy.get(name);
-    if (s === undefined) {
-      s = new Set();
-      this.mountedBy.set(name, s);
-    }
-    return s;
+    return getOrSet(this.mountedBy, name, () => new Set<string>());
   }
 
   private hasOptions(name: string): boolean {
