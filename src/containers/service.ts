@@ -623,6 +623,7 @@ export class ContainerService {
     // `wait` and `run --rm` do not wait for them; a new run, the removal and (after a crash) init do.
     // The container keeps its image layers in use meanwhile.
     l.cleanup = nextTurn().then(() => this.d.conmon.remove(id)).catch(() => {}).then(() => unmountQuiet(this.d.sys, this.rootfs(id)));
+    if (rec.State.Pid > 0) this.d.execHelper?.forget(rec.State.Pid); // its cgroup paths, cached for execs
     rec.State = { ...rec.State, Status: 'exited', Pid: 0, ConmonPid: 0, ExitCode: code, OOMKilled: oom, FinishedAt: at.toISOString() };
     if (rec.State.Health !== undefined) rec.State.Health.Status = 'unhealthy';
     this.save(rec);
