@@ -32,12 +32,15 @@ async function ok(host: string, args: readonly string[]): Promise<string> {
   return r.stdout.trim();
 }
 
-/** A ULA /64 (fdXX:XXXX:XXXX::/64) no interface of the host uses. */
+/**
+ * A ULA /64 (fdXX:0XXX:XXXX::/64) no interface of the host uses; the second
+ * group is written with a leading zero, which dockerd keeps as given.
+ */
 async function freeV6(): Promise<string> {
   const addrs = (await run('ip', ['-6', 'addr', 'show'])).stdout;
   for (;;) {
-    const p = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
-    if (!addrs.includes(p)) return `${p}::/64`;
+    const p = `fd${randomBytes(1).toString('hex')}:0${randomBytes(2).toString('hex').slice(1)}:${randomBytes(2).toString('hex')}`;
+    if (!addrs.includes(p.replace(/:0+([0-9a-f])/g, ":$1"))) return `${p}::/64`;
   }
 }
 
@@ -80,7 +83,8 @@ test('IPv6: a dual-stack network gives both addresses, inspect shows them, conta
   assert.match(missing.stderr, /could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network/);
 
   const subnet = await freeV6();
-  const prefix = subnet.replace(/::\/64$/, '');
+  // addresses come back in canonical form (no leading zeros in a group)
+  const prefix = subnet.replace(/::\/64$/, '').replace(/:0+([0-9a-f])/g, ':$1');
   await ok(h, ['network', 'create', '--ipv6', '--subnet', subnet, 'v6net']);
   const net = JSON.parse(await ok(h, ['network', 'inspect', 'v6net'])) as [{ EnableIPv6: boolean; IPAM: { Config: { Subnet: string; Gateway?: string }[] } }];
   assert.equal(net[0].EnableIPv6, true);

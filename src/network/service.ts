@@ -1177,12 +1177,13 @@ export class NetworkService implements NetworkAttacher {
       const o = c !== undefined ? { net: parseCidr6(c.Subnet).net } : undefined;
       if (o !== undefined && overlaps6(o.net, p.net)) throw new ForbiddenError('Pool overlaps with other one on this address space');
     }
-    const out: IpamConfig = { Subnet: cidr6String(p.net) };
+    // kept as written (fdbf:0290::/64 stays so), as dockerd keeps it; every reader parses it
+    const out: IpamConfig = { Subnet: sub };
     const gw = strOf(g, 'Gateway');
     if (gw !== '') {
       const ip = parseIp6(gw);
       if (ip === undefined || !contains6(p.net, ip)) throw new InvalidArgumentError(`Invalid gateway ${gw}: not in subnet ${out.Subnet}`);
-      out.Gateway = ip6String(ip);
+      out.Gateway = gw;
     }
     if (strOf(g, 'IPRange') !== '') throw new InvalidArgumentError('IPv6 ip-range is not supported by berth');
     return out;
