@@ -178,3 +178,22 @@ export async function readAll(src: AsyncIterable<Buffer | string>): Promise<Buff
   for await (const c of src) parts.push(typeof c === 'string' ? Buffer.from(c) : c);
   return Buffer.concat(parts);
 }
+
+/**
+ * A container's IMAGE column (the docker CLI's ContainerContext.Image, shared
+ * by ps and system df -v): an image given by ID shows as the short ID, a name
+ * in its familiar form, when truncating.
+ */
+export function containerImage(c: Rec, trunc: boolean): string {
+  const image = str(c, 'Image');
+  if (image === '') return '<no image>';
+  if (!trunc) return image;
+  const t = truncateId(str(c, 'ImageID'));
+  if (t === truncateId(image)) return t;
+  try {
+    const ref = parseNormalizedNamed(image);
+    return ref.tag !== undefined ? `${familiarName(ref)}:${ref.tag}` : familiarName(ref);
+  } catch {
+    return image;
+  }
+}

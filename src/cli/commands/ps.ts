@@ -4,10 +4,9 @@ import type { CommandContext } from '../context.js';
 import { DEFAULT_QUIET_FORMAT, ellipsis, renderRows, sortedJson, TABLE_KEY, truncateId } from '../format.js';
 import { asArray, asRecord, num, str, strings } from '../narrow.js';
 import type { Rec } from '../narrow.js';
-import { familiarName, parseNormalizedNamed } from '../reference.js';
 import { humanDuration, humanSizeWithPrecision } from '../units.js';
 import { goQuote } from '../template.js';
-import { FILTER_FLAG, filtersJson, FORMAT_HELP, goTimeString } from './common.js';
+import { containerImage, FILTER_FLAG, filtersJson, FORMAT_HELP, goTimeString } from './common.js';
 
 export const spec: CommandSpec = {
   use: 'ps [OPTIONS]',
@@ -127,19 +126,7 @@ export class ContainerContext {
     return names.join(',');
   }
   get Image(): string {
-    const image = str(this.c, 'Image');
-    if (image === '') return '<no image>';
-    if (this.trunc) {
-      const t = truncateId(str(this.c, 'ImageID'));
-      if (t === truncateId(image)) return t;
-      try {
-        const ref = parseNormalizedNamed(image);
-        return ref.tag !== undefined ? `${familiarName(ref)}:${ref.tag}` : familiarName(ref);
-      } catch {
-        return image;
-      }
-    }
-    return image;
+    return containerImage(this.c, this.trunc);
   }
   get Command(): string {
     const cmd = str(this.c, 'Command');

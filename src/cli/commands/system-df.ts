@@ -5,7 +5,7 @@ import { execOrThrow, JSON_FORMAT, JSON_KEY, parseFormat, preFormat, renderRows,
 import { asArray, asRecord, bool, num, str, strings } from '../narrow.js';
 import type { Rec } from '../narrow.js';
 import { createdSince, humanSize } from '../units.js';
-import { FORMAT_HELP, IMAGE_HEADERS, ImageContext, isDangling, splitTag } from './common.js';
+import { containerImage, FORMAT_HELP, IMAGE_HEADERS, ImageContext, isDangling, splitTag } from './common.js';
 
 export const spec: CommandSpec = {
   use: 'df [OPTIONS]',
@@ -72,7 +72,7 @@ function summaryRows(du: Rec): UsageRow[] {
 class ContainerRow {
   constructor(private readonly c: Rec, private readonly trunc: boolean) {}
   get ID(): string { return this.trunc ? truncateId(str(this.c, 'Id')) : str(this.c, 'Id'); }
-  get Image(): string { return str(this.c, 'Image'); }
+  get Image(): string { return containerImage(this.c, this.trunc); }
   get Command(): string {
     const cmd = str(this.c, 'Command');
     return JSON.stringify(this.trunc ? ellipsis(cmd, 20) : cmd);
