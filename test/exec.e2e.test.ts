@@ -93,6 +93,16 @@ test('the exec helper is built and is what runs attached execs', async () => {
   }
 });
 
+test('the helper refuses a PID that is not in the container\'s cgroup (a PID reused after the container died)', async () => {
+  // this test process stands for the stranger that got the PID: the helper must not enter its namespaces
+  const child = spawn(join(ROOT, 'dist', 'berth-exec'), ['run', '--pid', String(process.pid), '--expect-cgroup', '/berth/no-such-container', '--', '/bin/true'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  let status = '';
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => (status += b.toString()));
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  assert.equal(code, 255);
+  assert.equal(status, `err container process ${process.pid} is gone\n`);
+});
+
 test('identity and environment match runc exec', async () => {
   const a = names[0] as string;
   const b = names[1] as string;

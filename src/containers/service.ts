@@ -1092,6 +1092,7 @@ export class ContainerService {
     const size = e.ConsoleSize;
     const s = await helper.start({
       pid: l.rec.State.Pid,
+      cgroupPath: spec.linux?.cgroupsPath,
       process: proc,
       seccomp: spec.linux?.seccomp,
       rlimits: spec.process.rlimits,

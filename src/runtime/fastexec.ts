@@ -93,6 +93,8 @@ export function cgroupProcsFiles(procCgroup: string, mountinfo: string): string[
 export interface FastExecOptions {
   /** Host PID of the container's init: the namespaces and cgroups to join. */
   pid: number;
+  /** The container's cgroup path (config.json's cgroupsPath): the helper refuses a PID not in it (reused after an exit). */
+  cgroupPath?: string | undefined;
   process: OciProcess;
   /** The container's profile (config.json's linux.seccomp); undefined = unconfined. */
   seccomp?: OciSeccomp | undefined;
@@ -200,6 +202,7 @@ export class ExecHelper {
       this.cgroupFiles(opts.pid),
     ]);
     const args = ['run', '--pid', String(opts.pid)];
+    if (opts.cgroupPath !== undefined) args.push('--expect-cgroup', opts.cgroupPath);
     for (const c of cgroups) args.push('--cgroup', c);
     args.push('--uid', String(proc.user.uid), '--gid', String(proc.user.gid));
     const groups = proc.user.additionalGids ?? [];

@@ -23,7 +23,7 @@
  * exiting 255. stdio is inherited: berthd hands in pipes.
  *
  * Usage:
- *   berth-exec run --pid PID [--cgroup PROCS_FILE]... [--uid N] [--gid N]
+ *   berth-exec run --pid PID [--expect-cgroup PATH] [--cgroup PROCS_FILE]... [--uid N] [--gid N]
  *       [--groups a,b] [--cwd DIR] [--caps BND,EFF,PRM,INH,AMB (hex)]
  *       [--nnp] [--seccomp BPF_FILE] [--rlimit RES,SOFT,HARD]... [--umask OCT]
  *       [--tty ROWS,COLS]     (a pty; then fd 4 takes "ROWS COLS" resize lines)
@@ -193,6 +193,7 @@ static int compile_seccomp(const char *out_path) {
 
 struct opts {
   pid_t pid;
+  const char *expect_cgroup; /* --expect-cgroup: the container's cgroup path, to prove --pid is still its init */
   const char *cgroups[MAX_LIST];
   int ncgroups;
   int has_uid, has_gid;
@@ -232,6 +233,7 @@ static void parse(int argc, char **argv, struct opts *o) {
     if (v == NULL) die("%s needs a value", a);
     i++;
     if (strcmp(a, "--pid") == 0) o->pid = (pid_t)num(v, 10, "pid");
+    else if (strcmp(a, "--expect-cgroup") == 0) o->expect_cgroup = v;
     else if (strcmp(a, "--cgroup") == 0) { if (o->ncgroups < MAX_LIST) o->cgroups[o->ncgroups++] = v; }
     else if (strcmp(a, "--uid") == 0) { o->uid = (uid_t)num(v, 10, "uid"); o->has_uid = 1; }
     else if (strcmp(a, "--gid") == 0) { o->gid = (gid_t)num(v, 10, "gid"); o->has_gid = 1; }
@@ -422,6 +424,27 @@ static int relay_tty(int master, pid_t child) {
   return 0;
 }
 
+/* Whether some hierarchy in /proc/PID/cgroup places the process at `path` or below it. */
+static int in_cgroup(pid_t pid, const char *path) {
+  char p[64], line[4096];
+  snprintf(p, sizeof p, "/proc/%d/cgroup", (int)pid);
+  FILE *f = fopen(p, "re");
+  if (f == NULL) return 0;
+  int found = 0;
+  size_t n = strlen(path);
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    char *c = strchr(line, ':');
+    c = c != NULL ? strchr(c + 1, ':') : NULL;
+    if (c == NULL) continue;
+    c++;
+    size_t l = strcspn(c, "\n");
+    /* the container's cgroup or one below it (an init may move itself into a child group) */
+    found = l >= n && strncmp(c, path, n) == 0 && (l == n || c[n] == '/');
+  }
+  fclose(f);
+  return found;
+}
+
 static const char *const NS[] = {"ipc", "uts", "net", "pid", "cgroup", "mnt"};
 #define NNS (sizeof NS / sizeof NS[0])
 
@@ -446,6 +469,10 @@ static int run(int argc, char **argv) {
     nsfd[i] = open(p, O_RDONLY | O_CLOEXEC);
     if (nsfd[i] < 0) die("open %s: %s", p, gerr(errno));
   }
+  /* With the namespaces held, prove the PID was still the container's init when they were
+   * taken (a PID reused after the container died would lead into someone else's): it must
+   * sit in the container's cgroup now, and it cannot have moved back in since. */
+  if (o.expect_cgroup != NULL && !in_cgroup(o.pid, o.expect_cgroup)) die("container process %d is gone", (int)o.pid);
   struct sock_fprog prog = {0, NULL};
   if (o.seccomp != NULL) {
     size_t len;
