@@ -1027,9 +1027,7 @@ export class ContainerService {
     } catch (err) {
       // Docker: the exec fails to start (126) with the lookup's message, not the request
       if (!(err instanceof BerthError) || io === undefined) throw err;
-      io.write(1, Buffer.from(`${err.message}\r\n`));
-      this.finishExec(e, l, 126);
-      return 126;
+      return this.failExec(e, l, io, err.message, 126);
     }
     const proc = generateExecProcess(spec, {
       Cmd: e.Cmd,
@@ -1063,10 +1061,7 @@ export class ContainerService {
           io.stdin.on('data', (b: Buffer) => a.stdin.write(b));
           io.stdin.on('end', () => a.stdin.end());
         } else a.stdin.end();
-        const outputDone = new Promise<void>((r) => {
-          a.output.once('end', r);
-          a.output.once('close', r);
-        });
+        const outputDone = ended(a.output);
         const code = await session.exit;
         await Promise.race([outputDone, sleep(2000)]);
         a.close();
@@ -1076,12 +1071,7 @@ export class ContainerService {
       void session.exit.then((code) => this.finishExec(e, l, code));
       return 0;
     } catch (err) {
-      if (err instanceof RuntimeStartError) {
-        // Docker: exec start is 200; the error text arrives on stdout and ExitCode is 126/127.
-        io?.write(1, Buffer.from(`${err.message}\r\n`));
-        this.finishExec(e, l, err.exitCode);
-        return err.exitCode;
-      }
+      if (err instanceof RuntimeStartError) return this.failExec(e, l, io, err.message, err.exitCode);
       e.Running = false;
       throw err;
     }
@@ -1113,10 +1103,7 @@ export class ContainerService {
       io.stdin.on('data', (b: Buffer) => stdin.write(b));
       io.stdin.on('end', () => stdin.end());
     }
-    const outputDone = Promise.all([s.stdout, s.stderr].map((r) => new Promise<void>((res) => {
-      r.once('end', res);
-      r.once('close', res);
-    })));
+    const outputDone = Promise.all([ended(s.stdout), ended(s.stderr)]);
     e.Running = true;
     let code: number;
     try {
@@ -1127,15 +1114,19 @@ export class ContainerService {
         e.Running = false;
         throw err;
       }
-      // Docker: exec start is 200; the error text arrives on stdout and ExitCode is 126/127.
-      io.write(1, Buffer.from(`${err.message}\r\n`));
-      this.finishExec(e, l, err.exitCode);
-      return err.exitCode;
+      return this.failExec(e, l, io, err.message, err.exitCode);
     }
     // a background child may keep the pipes open: do not wait for it forever
     await Promise.race([outputDone, sleep(2000)]);
     s.stdout.destroy();
     s.stderr.destroy();
+    this.finishExec(e, l, code);
+    return code;
+  }
+
+  /** Docker: an exec that cannot start still answers 200; the error text arrives on stdout and ExitCode is 126/127. */
+  private failExec(e: ExecRecord, l: Live, io: { write(stream: 1 | 2, data: Buffer): void } | undefined, message: string, code: number): number {
+    io?.write(1, Buffer.from(`${message}\r\n`));
     this.finishExec(e, l, code);
     return code;
   }
@@ -1518,3 +1509,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
 
+
+/** Settles when a stream has ended or closed, whichever comes first. */
+function ended(r: Readable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    r.once('end', resolve);
+    r.once('close', resolve);
+  });
+}

@@ -106,7 +106,7 @@ export interface FastExecOptions {
 }
 
 export interface FastExecSession {
-  /** Host PID of the process; rejects with RuntimeStartError when it could not start. */
+  /** Host PID of the process, once forked (rejects when the helper ended without forking). */
   readonly pid: Promise<number>;
   /** Exit code (128+signal when killed). */
   readonly exit: Promise<number>;
@@ -120,6 +120,8 @@ export interface FastExecSession {
 
 export class ExecHelper {
   private readonly programs = new Map<string, Promise<string>>();
+  /** By profile object: canRun and start of one exec share one serialisation and hash of it. */
+  private readonly byProfile = new WeakMap<OciSeccomp, Promise<string>>();
   private readonly cgroups = new Map<number, Promise<string[]>>();
 
   constructor(
@@ -142,7 +144,14 @@ export class ExecHelper {
 
   /** Compiled BPF for a profile: one helper run per distinct profile for the daemon's life. */
   private program(profile: OciSeccomp): Promise<string> {
-    const text = seccompProfileText(profile);
+    const known = this.byProfile.get(profile);
+    if (known !== undefined) return known;
+    const p = this.programFor(seccompProfileText(profile));
+    this.byProfile.set(profile, p);
+    return p;
+  }
+
+  private programFor(text: string): Promise<string> {
     const key = createHash('sha256').update(text).digest('hex');
     let p = this.programs.get(key);
     if (p === undefined) {
@@ -240,55 +249,39 @@ export class ExecHelper {
     const stdout = new Socket({ fd: out[0], readable: true, writable: false });
     const stderr = new Socket({ fd: errp[0], readable: true, writable: false });
     const stdin = inp !== undefined ? new Socket({ fd: inp[1], readable: false, writable: true }) : null;
-    const status = child.stdio[3] as Readable;
-    let buf = '';
+    // Status lines on fd 3: "pid N" once forked, "err TEXT" if the process
+    // could not start, "exit N" when it ended. The helper's exit closes the
+    // pipe, so every line has arrived by 'close'.
     let pid: number | undefined;
     let err: string | undefined;
     let code: number | undefined;
-    const done = new Promise<void>((resolve) => {
-      status.on('data', (b: Buffer) => {
-        buf += b.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.startsWith('pid ')) pid = Number(line.slice(4));
-          else if (line.startsWith('err ')) err = line.slice(4);
-          else if (line.startsWith('exit ')) code = Number(line.slice(5));
-        }
-      });
-      // the helper's exit closes fd 3: every line it wrote has arrived
-      child.once('close', () => resolve());
-      child.once('error', (e) => {
-        err ??= e.message;
-        resolve();
+    let onPid: (n: number) => void = () => {};
+    const pidP = new Promise<number>((resolve) => (onPid = resolve));
+    let buf = '';
+    (child.stdio[3] as Readable).on('data', (b: Buffer) => {
+      buf += b.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('pid ')) onPid((pid = Number(line.slice(4))));
+        else if (line.startsWith('err ')) err = line.slice(4);
+        else if (line.startsWith('exit ')) code = Number(line.slice(5));
+      }
+    });
+    const exit = new Promise<number>((resolve, reject) => {
+      child.once('error', (e) => reject(new InternalError(`exec helper: ${e.message}`)));
+      child.once('close', () => {
+        if (err !== undefined) reject(startError('exec', err, proc.args[0]));
+        else if (pid === undefined || code === undefined) reject(new InternalError('exec helper ended without a status'));
+        else resolve(code);
       });
     });
-    // The process has started once the status pipe says so and no error
-    // follows before exec: a failed start ends the helper quickly, and a
-    // started process's exec closes the child's copy of fd 3 (CLOEXEC).
-    const started = (async (): Promise<number> => {
-      await done;
-      if (err !== undefined) throw startError('exec', err, proc.args[0]);
-      if (pid === undefined || code === undefined) throw new InternalError('exec helper ended without a status');
-      return pid;
-    })();
-    const exit = started.then(() => code as number);
-    // callers learn the PID early only through `exit`'s settlement; expose it once known
-    const pidP = new Promise<number>((resolve, reject) => {
-      const tick = (): void => {
-        if (err !== undefined) return;
-        if (pid !== undefined) resolve(pid);
-      };
-      status.on('data', tick);
-      started.then(resolve, reject);
-    });
-    pidP.catch(() => {});
     exit.catch(() => {});
     const control = opts.tty !== undefined ? (child.stdio[4] as Writable | null) : null;
     control?.on('error', () => {}); // the helper is gone: nothing left to resize
     return {
-      pid: pidP,
+      // a start that fails may still have forked: the PID is only as good as `exit`
+      pid: Promise.race([pidP, exit.then(() => pidP)]),
       exit,
       stdin,
       stdout,
